@@ -1,0 +1,50 @@
+"""chatface_widgets: chat-guided editing of face photos with a diffusion autoencoder (ChatFace on DiffAE).
+
+    import chatface_widgets as cf
+    engine = cf.Engine.load("toy")
+    face = engine.open(photo)
+    face.render({"smile": 0.8})
+
+Heavy modules (torch models, widgets) are imported on first use, not at package import.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Engine": ("chatface_widgets.engine", "Engine"),
+    "Face": ("chatface_widgets.engine", "Face"),
+    "load_diffae": ("chatface_widgets.models.diffae", "load_diffae"),
+    "UnknownAttributeError": ("chatface_widgets.editing", "UnknownAttributeError"),
+    "PhotoError": ("chatface_widgets.photo", "PhotoError"),
+    "RuleInterpreter": ("chatface_widgets.chat", "RuleInterpreter"),
+    "OpenAIInterpreter": ("chatface_widgets.chat", "OpenAIInterpreter"),
+    "ChatFacePanel": ("chatface_widgets.widgets", "ChatFacePanel"),
+}
+
+__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+
+def __getattr__(name: str):
+    """Import public names lazily so ``import chatface_widgets`` stays cheap."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'chatface_widgets' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext chatface_widgets``: register the ``%chatface`` magic."""
+    from .widgets.magic import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext chatface_widgets``."""
+    from .widgets.magic import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,71 @@
+"""The edit plan an interpreter returns for one chat message (validated with pydantic v2)."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Action = Literal["edit", "undo", "redo", "reset", "none"]
+
+
+@lru_cache(maxsize=1)
+def _valid_steps() -> frozenset[int]:
+    """The DiffAE step counts, read lazily from ``chatface_widgets.sampling`` (which imports torch)."""
+    from chatface_widgets.sampling import valid_step_counts
+
+    return frozenset(valid_step_counts())
+
+
+def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
+    """The valid step count nearest to ``steps`` after clamping to [low, high] (larger on a tie)."""
+    from chatface_widgets.sampling import nearest_valid_steps
+
+    return max(nearest_valid_steps(min(max(int(steps), low), high)))
+
+
+class Plan(BaseModel):
+    """Attribute strengths to set, decoding steps, and a short reply for the user."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edits: dict[str, float] = Field(default_factory=dict)  # attribute -> new strength in [-1, 1]
+    steps: int | None = None  # None keeps the current step count; else a valid DiffAE count
+    reply: str = ""  # what the chat shows
+    action: Action = "edit"  # undo/redo/reset are handled by the panel's history
+    understood: bool = True  # False: not understood or not supported (then edits is empty)
+    note: str | None = None  # e.g. "LLM unavailable, used offline rules"
+
+    @field_validator("edits")
+    @classmethod
+    def _check_edits(cls, edits: dict[str, float]) -> dict[str, float]:
+        """Every strength is a finite number in [-1, 1]."""
+        for name, value in edits.items():
+            if not name or not isinstance(name, str):
+                raise ValueError("attribute names must be non-empty strings")
+            if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+                raise ValueError(f"strength of {name!r} must be in [-1, 1], got {value}")
+        return edits
+
+    @field_validator("steps")
+    @classmethod
+    def _check_steps(cls, steps: int | None) -> int | None:
+        """A set step count must be one the DiffAE respacing accepts."""
+        if steps is not None and steps not in _valid_steps():
+            raise ValueError(f"steps={steps} is not a valid DiffAE step count (e.g. 8, 20, 50)")
+        return steps
+
+    @classmethod
+    def none(cls, reply: str, *, understood: bool = False, note: str | None = None) -> "Plan":
+        """A plan that changes nothing (not understood, unsupported, greeting or help)."""
+        return cls(reply=reply, action="none", understood=understood, note=note)
+
+    def apply(self, current: Mapping[str, float] | None = None) -> dict[str, float]:
+        """The new full state: ``current`` updated with the edits, zeros dropped (reset → empty)."""
+        if self.action == "reset":
+            return {}
+        state = {k: float(v) for k, v in (current or {}).items()}
+        state.update(self.edits)
+        return {k: v for k, v in state.items() if v != 0.0}

@@ -1,0 +1,233 @@
+"""The editing engine: load a model once, open a photo once (z and x_T cached), render edits fast.
+
+    engine = Engine.load("toy")
+    face = engine.open(photo)
+    image = face.render({"smile": 0.8, "eyeglasses": 0.4}, steps=8, sms=True)
+
+``render`` composes ``z_edit = z + Σ s_i·Δz_i(z)`` (ChatFace Eq. 12) and decodes the cached x_T
+with SMS (Eq. 13). All strengths 0 gives the reconstruction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+import torch
+from PIL import Image
+
+from . import sampling
+from .editing import AttributeRegistry, normalize_name
+from .models.diffae import DiffAE, load_diffae
+from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Official models known to the weights registry; resolved lazily through chatface_widgets.weights.
+OFFICIAL_ALIASES = {"ffhq256": "ffhq256_autoenc", "ffhq256_autoenc": "ffhq256_autoenc",
+                    "ffhq128": "ffhq128_autoenc_130M", "ffhq128_autoenc_130M": "ffhq128_autoenc_130M"}
+
+
+def builtin_dir(name: str = "toy") -> Path:
+    """Folder of a built-in model: ``$CHATFACE_TOY_DIR``, the package's copy, or the repo's ``weights/``."""
+    env = os.environ.get("CHATFACE_TOY_DIR")
+    candidates = ([Path(env)] if env else []) + [PACKAGE_DIR / "weights" / name, PACKAGE_DIR.parent / "weights" / name]
+    for folder in candidates:
+        if (folder / "diffae.safetensors").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"the built-in model {name!r} was not found (looked in: {', '.join(str(c) for c in candidates)}). "
+        "Reinstall chatface-widgets from a full clone, or set CHATFACE_TOY_DIR to a folder holding diffae.safetensors."
+    )
+
+
+def pick_device(device: Optional[str] = None) -> torch.device:
+    """CUDA, then MPS, then CPU, unless ``device`` (or ``$CHATFACE_DEVICE``) says otherwise."""
+    device = device or os.environ.get("CHATFACE_DEVICE")
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where a model came from and how it wants to be used."""
+
+    name: str
+    path: Path
+    align: bool  # real-photo models align faces FFHQ-style; the built-in world needs no alignment
+    default_steps: int
+    image_size: int
+
+
+def _resolve_model(name_or_path) -> tuple[Path, str, bool]:
+    """Model name or checkpoint path → (weights file, display name, whether photos need alignment)."""
+    text = str(name_or_path)
+    if text == "toy":
+        return builtin_dir("toy") / "diffae.safetensors", "toy", False
+    if text in OFFICIAL_ALIASES:
+        from .weights import resolve
+
+        return Path(resolve(OFFICIAL_ALIASES[text])), text, True
+    path = Path(text).expanduser()
+    if path.is_dir() and (path / "diffae.safetensors").is_file():
+        path = path / "diffae.safetensors"
+    if path.is_file():
+        meta_path = path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        return path, path.stem, bool(meta.get("align", True))
+    known = ", ".join(["toy", *OFFICIAL_ALIASES])
+    raise FileNotFoundError(f"unknown model {text!r}: not a file, and not one of: {known}")
+
+
+class Engine:
+    """A loaded diffusion autoencoder plus its attribute registry; open photos with :meth:`open`."""
+
+    def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device):
+        self.model = model.to(device).eval().requires_grad_(False)
+        self.registry = registry
+        self.info = info
+        self.device = device
+        self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
+
+    @classmethod
+    def load(cls, name_or_path="toy", device: Optional[str] = None, mappers: Optional[str | Path] = None,
+             align: Optional[bool] = None) -> "Engine":
+        """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path."""
+        path, name, needs_align = _resolve_model(name_or_path)
+        model = load_diffae(path)
+        folder = path.parent
+        registry = AttributeRegistry.from_folder(Path(mappers) if mappers else folder / "mappers", model.config.z_channels)
+        _add_stored_directions(registry, folder, model.config.z_channels)
+        meta_path = path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
+                         default_steps=int(meta.get("config", {}).get("default_steps", model.config.default_steps)),
+                         image_size=int(meta.get("config", {}).get("image_size", model.config.image_size)))
+        return cls(model, registry, info, pick_device(device))
+
+    @property
+    def attributes(self) -> list[str]:
+        """The attribute names this model can edit."""
+        return self.registry.names
+
+    @property
+    def image_size(self) -> int:
+        return self.info.image_size
+
+    def open(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None) -> "Face":
+        """Read a photo, align or crop it to the model's size, and encode z (x_T is inverted on demand)."""
+        original = load_photo(photo)
+        aligned = None
+        if self.info.align if align is None else align:
+            from .align import align_face
+
+            aligned = align_face(original, index=face_index, size=self.image_size)
+            image = aligned.image
+        else:
+            image = center_square(original, self.image_size)
+        x0 = to_tensor(image).to(self.device)
+        with self._lock:
+            z = self.model.encode(x0)
+        return Face(self, original, image, x0, z, aligned)
+
+    def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """ε_θ(x_t, t, z) for the samplers."""
+        return self.model(x, t, z)
+
+
+def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels: int) -> None:
+    """Add linear directions stored beside a model (``directions.safetensors`` + ``.json``)."""
+    path = folder / "directions.safetensors"
+    if not path.is_file():
+        return
+    from safetensors.torch import load_file
+
+    from .models.mapper import LinearDirection
+
+    tensors = load_file(str(path))
+    card = json.loads(path.with_suffix(".json").read_text())
+    directions = {}
+    for name, entry in card["directions"].items():
+        vec = tensors[entry["key"]]
+        if vec.numel() != z_channels:
+            raise ValueError(f"{path}: direction {name!r} has size {vec.numel()}, model z has {z_channels}")
+        directions[name] = LinearDirection(vec, name=name, amplitude=float(entry["amplitude"]))
+    registry.add_directions(directions, {n: e.get("synonyms", ()) for n, e in card["directions"].items()})
+
+
+class Face:
+    """An opened photo: its aligned image, semantic code z and (per step count) noise code x_T."""
+
+    def __init__(self, engine: Engine, original: Image.Image, image: Image.Image, x0: torch.Tensor, z: torch.Tensor, aligned=None):
+        self.engine = engine
+        self.original = original  # the photo as given (RGB, upright)
+        self.image = image  # what the model sees (aligned or cropped, model size)
+        self.x0 = x0
+        self.z = z
+        self.aligned = aligned
+        self._noise: dict[int, torch.Tensor] = {}
+        self._noise_lock = threading.Lock()
+
+    def noise(self, steps: int) -> torch.Tensor:
+        """x_T by DDIM inversion with ``steps`` steps, computed once and cached."""
+        steps = sampling.check_steps(steps)
+        with self._noise_lock:
+            if steps not in self._noise:
+                with self.engine._lock:
+                    self._noise[steps] = sampling.encode_stochastic(self.engine.call_model, self.x0, self.z, steps)
+            return self._noise[steps]
+
+    def edit_code(self, edits: Optional[Mapping[str, float]] = None) -> torch.Tensor:
+        """z_edit for a dict of strengths (ChatFace Eq. 12); unknown names raise UnknownAttributeError."""
+        edits = {k: v for k, v in (edits or {}).items()}
+        if not any(float(v) for v in self.engine.registry.validate(edits).values()):
+            return self.z
+        return self.engine.registry.compose(self.z, edits)
+
+    def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
+                      callback: Optional[Callable[[dict], Optional[bool]]] = None) -> torch.Tensor:
+        """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early."""
+        steps = sampling.check_steps(self.engine.info.default_steps if steps is None else steps)
+        x_T = self.noise(steps)
+        z_edit = self.edit_code(edits)
+        with self.engine._lock:
+            if z_edit is self.z:
+                return sampling.decode(self.engine.call_model, x_T, self.z, steps, callback=callback)
+            if sms:
+                return sampling.decode(self.engine.call_model, x_T, self.z, steps, z_edit=z_edit, callback=callback)
+            return sampling.decode(self.engine.call_model, x_T, z_edit, steps, callback=callback)
+
+    def render(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
+               callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False) -> Image.Image:
+        """The edited face as a PIL image (``paste=True``: pasted back into the whole photo when aligned)."""
+        image = to_pil(self.render_tensor(edits, steps, sms, callback))[0]
+        if paste and self.aligned is not None:
+            return self.aligned.paste(image)
+        return image
+
+    def render_many(self, edits_list: Sequence[Mapping[str, float]], steps: Optional[int] = None, sms: bool = True) -> list[Image.Image]:
+        """Several edits of this face decoded as one batch (e.g. a strength strip)."""
+        steps = sampling.check_steps(self.engine.info.default_steps if steps is None else steps)
+        if not edits_list:
+            return []
+        x_T = self.noise(steps)
+        z_edit = torch.cat([self.edit_code(e) for e in edits_list])
+        n = z_edit.shape[0]
+        x_T, z = x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
+        with self.engine._lock:
+            out = sampling.decode(self.engine.call_model, x_T, z, steps, z_edit=z_edit if sms else None) if sms else \
+                sampling.decode(self.engine.call_model, x_T, z_edit, steps)
+        return to_pil(out)
+
+    def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
+        """Invert and decode with no edit."""
+        return self.render({}, steps=steps)

@@ -1,0 +1,105 @@
+"""Attribute mappers: Δz for one attribute, learned (ChatFace's residual MLP) or a fixed direction.
+
+Every mapper maps a batch of semantic codes z (B, D) to an offset Δz (B, D) for strength 1; the
+editor scales and sums them (``z_edit = z + Σ s_i·Δz_i(z)``, ChatFace Eq. 12).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AttributeMapper(nn.Module):
+    """Base class: ``delta(z)`` is Δz at strength 1; ``forward`` is the same."""
+
+    name: str = ""
+
+    def delta(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.delta(z)
+
+
+class MLPMapper(AttributeMapper):
+    """ChatFace's mapper Δz = M(z): 4 linear layers of width D with LeakyReLU, residual in z (Eq. 5)."""
+
+    def __init__(self, z_channels: int, num_layers: int = 4, name: str = ""):
+        super().__init__()
+        self.name = name
+        self.z_channels = z_channels
+        layers: list[nn.Module] = []
+        for i in range(num_layers):
+            layers.append(nn.Linear(z_channels, z_channels))
+            if i < num_layers - 1:
+                layers.append(nn.LeakyReLU(0.2))
+        self.net = nn.Sequential(*layers)
+        # Start as the identity edit: the last layer outputs zero until training moves it.
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def delta(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class LinearDirection(AttributeMapper):
+    """A fixed direction, DiffAE's classifier recipe: Δz = denorm(norm(z) + √D·ŵ) − z (amplitude-scaled).
+
+    With ``mean``/``std`` the step is taken in the normalised space, ``z_n = (z − μ)/σ``, so
+    ``Δz = amplitude·√D·ŵ·σ``; without them the direction acts on z directly.
+    """
+
+    def __init__(self, direction: torch.Tensor, mean: Optional[torch.Tensor] = None, std: Optional[torch.Tensor] = None,
+                 name: str = "", amplitude: float = 1.0):
+        super().__init__()
+        self.name = name
+        self.amplitude = float(amplitude)
+        direction = direction.reshape(-1).float()
+        self.register_buffer("direction", F.normalize(direction, dim=0))
+        dim = direction.numel()
+        self.register_buffer("std", (std.reshape(1, -1).float() if std is not None else torch.ones(1, dim)))
+        self.register_buffer("mean", (mean.reshape(1, -1).float() if mean is not None else torch.zeros(1, dim)))
+
+    def delta(self, z: torch.Tensor) -> torch.Tensor:
+        step = self.amplitude * math.sqrt(self.direction.numel()) * self.direction
+        z_n = (z - self.mean) / self.std
+        return (z_n + step) * self.std + self.mean - z
+
+
+def compose(z: torch.Tensor, mappers: dict[str, AttributeMapper], strengths: dict[str, float]) -> torch.Tensor:
+    """z_edit = z + Σ_i s_i·Δz_i(z) (ChatFace Eq. 12); every Δz_i is evaluated at the original z."""
+    z_edit = z
+    for name, strength in strengths.items():
+        if strength:
+            z_edit = z_edit + float(strength) * mappers[name].delta(z)
+    return z_edit
+
+
+def save_mapper(mapper: MLPMapper, dst, meta: dict) -> Path:
+    """Write an MLP mapper as safetensors plus a JSON card (attribute, synonyms, prompts, training record)."""
+    from safetensors.torch import save_file
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().float().contiguous() for k, v in mapper.state_dict().items()}, str(dst))
+    card = {"kind": "mlp_mapper", "z_channels": mapper.z_channels, "num_layers": len(mapper.net) // 2 + 1, **meta}
+    dst.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return dst
+
+
+def load_mapper(path) -> tuple[MLPMapper, dict]:
+    """Read a mapper written by :func:`save_mapper`; returns the module (eval) and its card."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    mapper = MLPMapper(card["z_channels"], card.get("num_layers", 4), name=card.get("attribute", path.stem))
+    mapper.load_state_dict(load_file(str(path)), strict=True)
+    return mapper.eval(), card

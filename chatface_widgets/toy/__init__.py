@@ -1,0 +1,30 @@
+"""Procedural toy face world: sampled identities, editable attributes, masks and captions."""
+
+from .params import (
+    ATTRIBUTES,
+    HELDOUT_SEED_START,
+    PARTS,
+    FaceParams,
+    attribute_labels,
+    make_caption,
+    sample_params,
+)
+from .render import ToyFace, render_batch, render_face
+from .samples import SAMPLE_NAMES, sample_face, sample_params_for, sample_photo
+
+__all__ = [
+    "ATTRIBUTES",
+    "PARTS",
+    "FaceParams",
+    "sample_params",
+    "render_face",
+    "render_batch",
+    "ToyFace",
+    "SAMPLE_NAMES",
+    "sample_photo",
+    "HELDOUT_SEED_START",
+    "attribute_labels",
+    "make_caption",
+    "sample_face",
+    "sample_params_for",
+]

@@ -1,0 +1,222 @@
+"""Training the built-in DiffAE on an endless stream of rendered toy faces (resumable, CPU-friendly).
+
+The objective is DiffAE's ε-prediction loss (Preechakul et al. 2022, Eq. 4) with two changes that
+make each image teach the semantic code more on a CPU budget:
+
+* timesteps are drawn from the grids the model is used on (DDIM 8, 10 and 20 steps), and
+* the per-sample weight is ``1 + min(1/SNR(t), cap)``: the ε loss plus a capped x̂0 loss, which
+  stresses the noisy steps where only z can say which face it is (in the spirit of
+  perception-prioritised weighting, Choi et al. 2022).
+
+The encoder runs once per image and the UNet sees ``timesteps_per_image`` noisy versions of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae
+from ..sampling import base_betas, ddim_timesteps
+
+TOY_CONFIG = DiffAEConfig(
+    model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,
+    z_channels=128, enc_channel_mult=(1, 2, 2, 4, 4), enc_num_res_blocks=1, enc_attn_levels=(), num_heads=1,
+    dropout=0.0, image_size=48, default_steps=20,
+)
+
+
+@dataclass
+class TrainSettings:
+    """Hyper-parameters of one training run (stored in every checkpoint)."""
+
+    image_size: int = 48  # rendered face size
+    images_per_batch: int = 16  # faces rendered per step
+    timesteps_per_image: int = 2  # noisy versions of each face per step
+    lr: float = 1e-3  # AdamW learning rate after warm-up
+    warmup_steps: int = 300  # linear warm-up
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999  # EMA of weights; the EMA copy is what ships
+    x0_weight_cap: float = 5.0  # cap on the 1/SNR term of the loss weight
+    step_grids: tuple = (8, 10, 20)  # DDIM step counts whose timesteps are trained
+    bf16: bool = True  # CPU/GPU autocast in bfloat16 (the loss is computed in float32)
+    seed: int = 0
+
+
+def training_timesteps(grids=(8, 10, 20)) -> torch.Tensor:
+    """The union of the original timesteps used by the given DDIM step counts."""
+    return torch.tensor(sorted({t for g in grids for t in ddim_timesteps(g)}), dtype=torch.int64)
+
+
+def alpha_bar_table() -> torch.Tensor:
+    """ā_t for t = 0…999 in float64 (the 1000-step linear schedule)."""
+    return torch.from_numpy(np.cumprod(1.0 - base_betas()))
+
+
+def loss_weights(t: torch.Tensor, alpha_bar: torch.Tensor, cap: float) -> torch.Tensor:
+    """w(t) = 1 + min(1/SNR(t), cap), SNR = ā/(1 − ā): ε loss plus a capped x̂0 loss."""
+    ab = alpha_bar[t]
+    return (1.0 + torch.clamp((1.0 - ab) / ab, max=cap)).float()
+
+
+def diffusion_loss(model: DiffAE, x0: torch.Tensor, settings: TrainSettings, grid: torch.Tensor,
+                   alpha_bar: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Weighted ε-MSE of DiffAE (Eq. 4) with z = Enc(x0) shared by several noisy copies of x0."""
+    k = settings.timesteps_per_image
+    device_type = x0.device.type
+    with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
+        z = model.encoder(x0)
+    x0_rep = x0.repeat_interleave(k, dim=0)
+    z_rep = z.repeat_interleave(k, dim=0)
+    t = grid[torch.randint(len(grid), (x0_rep.shape[0],), generator=generator)]
+    noise = torch.randn(x0_rep.shape, generator=generator)
+    ab = alpha_bar[t].float()[:, None, None, None]
+    x_t = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise
+    with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
+        eps = model(x_t, t, z_rep)
+    per_sample = (eps.float() - noise).pow(2).mean(dim=(1, 2, 3))
+    return (per_sample * loss_weights(t, alpha_bar, settings.x0_weight_cap)).mean()
+
+
+def faces_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [-1, 1] (DiffAE's input scaling)."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+class FaceStream:
+    """An endless, seeded stream of rendered training faces (seeds below the held-out range)."""
+
+    def __init__(self, size: int, batch: int, seed: int, start_batch: int = 0):
+        from ..toy import HELDOUT_SEED_START
+
+        self.size, self.batch, self.seed = size, batch, seed
+        self.batch_index = start_batch
+        self.limit = HELDOUT_SEED_START
+
+    def next(self) -> torch.Tensor:
+        from ..toy import render_batch
+
+        rng = np.random.default_rng([self.seed, self.batch_index])
+        seeds = rng.integers(0, self.limit, size=self.batch).tolist()
+        self.batch_index += 1
+        images, _ = render_batch(seeds, self.size)
+        return faces_to_tensor(images)
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """θ_ema ← d·θ_ema + (1 − d)·θ."""
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1.0 - decay)
+
+
+def save_checkpoint(path: Path, model, ema, opt, state: dict, settings: TrainSettings, config: DiffAEConfig) -> None:
+    """Atomically write everything needed to resume (tensors and plain data only)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "state": state,
+                "settings": asdict(settings), "config": config.to_json()}, tmp)
+    os.replace(tmp, path)
+
+
+def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAEConfig = TOY_CONFIG,
+          checkpoint_every_s: float = 300.0, log_every: int = 20, export: Path | None = None) -> dict:
+    """Train (or resume) for ``minutes`` of wall time; returns the final state record."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "ckpt.pt"
+    torch.manual_seed(settings.seed)
+    model = build_diffae(config)
+    ema = copy.deepcopy(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    state = {"step": 0, "images": 0, "seconds": 0.0, "runs": 0}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+        print(f"resumed from {ckpt_path}: step {state['step']}, {state['images']} images, {state['seconds'] / 3600:.2f} h")
+    state["runs"] += 1
+    model.train()
+    ema.eval().requires_grad_(False)
+    grid, alpha_bar = training_timesteps(settings.step_grids), alpha_bar_table()
+    gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + state["step"])
+    stream = FaceStream(settings.image_size, settings.images_per_batch, settings.seed, start_batch=state["step"])
+    log = (out_dir / "loss.jsonl").open("a")
+    from tqdm import tqdm
+
+    start = last_ckpt = time.time()
+    seconds0 = state["seconds"]
+    bar = tqdm(desc="train diffae", unit="step", initial=state["step"], dynamic_ncols=True, mininterval=5)
+    running = None
+    while time.time() - start < minutes * 60:
+        lr = settings.lr * min(1.0, (state["step"] + 1) / settings.warmup_steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x0 = stream.next()
+        loss = diffusion_loss(model, x0, settings, grid, alpha_bar, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        opt.step()
+        ema_update(ema, model, settings.ema_decay if state["step"] > settings.warmup_steps else 0.9)
+        state["step"] += 1
+        state["images"] += x0.shape[0]
+        state["seconds"] = seconds0 + time.time() - start
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", img=state["images"])
+        if state["step"] % log_every == 0:
+            log.write(json.dumps({"step": state["step"], "images": state["images"], "loss": round(running, 6),
+                                  "lr": lr, "seconds": round(state["seconds"], 1)}) + "\n")
+            log.flush()
+        if time.time() - last_ckpt > checkpoint_every_s:
+            save_checkpoint(ckpt_path, model, ema, opt, state, settings, config)
+            last_ckpt = time.time()
+    bar.close()
+    state["loss"] = running
+    save_checkpoint(ckpt_path, model, ema, opt, state, settings, config)
+    if export is not None:
+        export_weights(ckpt_path, export)
+    return state
+
+
+def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str | None = None) -> Path:
+    """Write the EMA weights of a training checkpoint as safetensors + JSON with the training record."""
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    config = DiffAEConfig.from_json(ck["config"])
+    model = DiffAE(config)
+    model.load_state_dict(ck["ema"])
+    record = {"training": {**ck["state"], "settings": ck["settings"],
+                           "command": command or "python -m chatface_widgets.train.diffae_trainer --out runs/toy --minutes M"}}
+    return save_diffae(model, dst, half=half, extra=record)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Train (or resume) the built-in toy DiffAE on rendered faces.")
+    parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this run")
+    parser.add_argument("--export", type=Path, default=None, help="write EMA weights here (.safetensors) at the end")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between checkpoints")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = TrainSettings(seed=args.seed, lr=args.lr)
+    state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export)
+    print(json.dumps({k: v for k, v in state.items()}, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""ChatFace mapper losses: preservation, identity and CLIP-directional terms, and their weighted sum.
+
+With D the SMS decoder (T = 8, s = 1), z_edit = z + M(z) and x0 the input image:
+
+* L_pre = |x0 − D(z_edit)|₁ + |Δz|₂                             (ChatFace preservation loss)
+* L_id  = 1 − cos(ID(D(z0)), ID(D(z_edit)))                      (ChatFace identity loss)
+* L_dir = 1 − cos(E_I(D(z_edit)) − E_I(D(z0)), E_T(tgt) − E_T(src))  (StyleGAN-NADA directional loss)
+* L     = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir, λ = 0.2 / 0.5 / 2.0 (ChatFace's total mapper loss)
+
+Every term is a batch mean. Embeddings passed in are unit vectors (the judges return them so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+DIRECTION_EPS = 1e-7  # StyleGAN-NADA's guard when normalising a (near-)zero direction
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """λ of ChatFace's total mapper loss (paper values)."""
+
+    pre: float = 0.2  # preservation: pixel L1 to the input plus the size of the latent step
+    id: float = 0.5  # identity: ArcFace (or toy ID net) cosine to the reconstruction
+    dir: float = 2.0  # CLIP direction: image change parallel to the text change
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def unit(v: torch.Tensor, eps: float = DIRECTION_EPS) -> torch.Tensor:
+    """v / (|v| + eps) along the last axis, as StyleGAN-NADA normalises its directions."""
+    return v / (v.norm(dim=-1, keepdim=True) + eps)
+
+
+def preservation_loss(x0: torch.Tensor, x_edit: torch.Tensor, delta_z: torch.Tensor) -> torch.Tensor:
+    """L_pre = mean |x0 − D(z_edit)|₁ per pixel + mean over the batch of |Δz|₂ (ChatFace preservation loss)."""
+    return F.l1_loss(x_edit, x0) + delta_z.norm(dim=-1).mean()
+
+
+def identity_loss(id_rec: torch.Tensor, id_edit: torch.Tensor) -> torch.Tensor:
+    """L_id = 1 − cos(ID(D(z0)), ID(D(z_edit))) on unit embeddings (ChatFace identity loss)."""
+    return (1.0 - (id_rec * id_edit).sum(dim=-1)).mean()
+
+
+def text_direction(clip, target: Sequence[str] | str, source: Sequence[str] | str) -> torch.Tensor:
+    """Unit ΔT = E_T(target) − E_T(source); several prompts per side are averaged first (NADA's templates)."""
+    t = clip.encode_text(target).mean(dim=0)
+    s = clip.encode_text(source).mean(dim=0)
+    return unit(t - s)
+
+
+def directional_loss(clip_rec: torch.Tensor, clip_edit: torch.Tensor, text_dir: torch.Tensor) -> torch.Tensor:
+    """L_dir = 1 − cos(E_I(D(z_edit)) − E_I(D(z0)), ΔT) (StyleGAN-NADA directional loss)."""
+    image_dir = unit(clip_edit - clip_rec)
+    return (1.0 - (image_dir * text_dir.to(image_dir.dtype)).sum(dim=-1)).mean()
+
+
+def mapper_loss(x0: torch.Tensor, x_edit: torch.Tensor, delta_z: torch.Tensor, id_rec: torch.Tensor,
+                id_edit: torch.Tensor, clip_rec: torch.Tensor, clip_edit: torch.Tensor, text_dir: torch.Tensor,
+                weights: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+    """L = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir (ChatFace's total mapper loss); also returns each term as a float."""
+    pre = preservation_loss(x0, x_edit, delta_z)
+    idl = identity_loss(id_rec, id_edit)
+    dirl = directional_loss(clip_rec, clip_edit, text_dir)
+    total = weights.pre * pre + weights.id * idl + weights.dir * dirl
+    return total, {"total": total.item(), "pre": pre.item(), "id": idl.item(), "dir": dirl.item()}

@@ -1,0 +1,352 @@
+"""ChatFacePanel: the notebook view (core ipywidgets only) bound to a PanelController.
+
+Observers only forward user input to the controller; controller signals update the widgets. Signals
+arrive on worker threads and, with ipykernel 7 subshells, observers on several threads at once, so
+every widget update runs under one view lock, and values written back into the sliders are marked
+(per thread) so their observers do not echo them into the state.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+from types import MappingProxyType
+from typing import Optional, Sequence
+
+import ipywidgets as W
+
+from .controller import ChatEntry, PanelController, RenderResult, short_error
+from .imaging import blank, png_bytes
+from .loading import default_photo, load_engine, make_interpreter, photo_place
+from .state import PanelState
+
+LOG_LIMIT = 200  # chat lines kept in the log
+PREVIEW_SIZE = 96
+STRIP_SIZE = 96
+ROLE_STYLE = {"user": ("You", "#1a5fb4"), "assistant": ("ChatFace", "#26a269"), "error": ("Error", "#c01c28")}
+
+
+def css_name(attribute: str) -> str:
+    """The DOM-class form of an attribute name: spaces as dashes."""
+    return "-".join(attribute.split())
+
+
+class ChatFacePanel:
+    """Chat log and input, two-way sliders, steps/SMS, image grid with live preview, undo/redo, save."""
+
+    def __init__(self, photo=None, engine=None, interpreter=None, *, steps: Optional[int] = None, sms: bool = True,
+                 sliders: Optional[Sequence[str] | int] = None, strip: bool = False, display_size: int = 192,
+                 save_dir: Optional[str | Path] = None):
+        note = None
+        if engine is None or isinstance(engine, (str, Path)):
+            engine, note = load_engine(engine)
+        self.engine = engine
+        self.face = engine.open(default_photo(engine) if photo is None else photo)
+        self.interpreter = make_interpreter(interpreter, engine)
+        stem, folder = photo_place(photo)
+        attributes = list(engine.attributes)
+        if isinstance(sliders, int):
+            sliders = attributes[:sliders]
+        state = PanelState(attributes, active=sliders, steps=steps or engine.info.default_steps, sms=sms, strip=strip)
+        self.controller = PanelController(self.face, self.interpreter, state, stem=stem,
+                                          save_dir=Path(save_dir) if save_dir else folder)
+        self.display_size = int(display_size)
+        self.chat_log: list[ChatEntry] = []
+        self.status_text = ""
+        self.status_is_error = False
+        self._lock = threading.RLock()  # one widget update at a time
+        self._local = threading.local()  # .syncing: this thread is writing state into the widgets
+        self._skip_display = False
+        self._build()
+        self._bind()
+        self._sync()
+        if note:
+            self.chat_log.append(ChatEntry("assistant", note))
+            self._render_log()
+        self.controller.start()
+
+    # --- public API -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PanelState:
+        return self.controller.state
+
+    @property
+    def sliders(self):
+        """Attribute name → FloatSlider (every attribute has one; hidden ones appear once set)."""
+        return MappingProxyType(self._sliders)
+
+    @property
+    def edited(self):
+        """The last finished edit as a PIL image (None before the first render)."""
+        result = self.controller.last_result
+        return None if result is None else result.image
+
+    @property
+    def last_result(self) -> Optional[RenderResult]:
+        return self.controller.last_result
+
+    @property
+    def last_error(self) -> Optional[BaseException]:
+        return self.controller.last_error
+
+    def send(self, text: str) -> None:
+        """Send a chat message as if typed (interpreted and rendered in the background)."""
+        self.controller.send(text)
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until thinking and rendering are done; False if ``timeout`` seconds passed first."""
+        return self.controller.wait_idle(timeout)
+
+    def save_png(self, folder: Optional[str | Path] = None) -> Path:
+        """Write the current edit to a new PNG file and return its path."""
+        return self.controller.save_png(Path(folder) if folder is not None else None)
+
+    def close(self) -> None:
+        """Stop the worker threads and close every widget of the panel."""
+        self.controller.close()
+        with self._lock:
+            for widget in _descendants(self.widget) + list(self._sliders.values()):
+                widget.close()
+
+    def _ipython_display_(self):
+        """Display the root widget (skipped once right after ``%chatface`` displayed it itself)."""
+        if self._skip_display:
+            self._skip_display = False
+            return
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<ChatFacePanel model={self.engine.info.name!r} attributes={len(self.engine.attributes)}>"
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        """Create every widget (all sliders up front, so no widget is created on a worker thread)."""
+        size = self.display_size
+        snap = self.state.snapshot()
+        self.chat_view = W.HTML(layout=W.Layout(width="100%"))
+        self.chat_view.add_class("cf-log")
+        self.chat_input = W.Text(placeholder="e.g. add a big smile and glasses", continuous_update=False,
+                                 layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.chat_input.add_class("cf-chat")
+        self.send_button = W.Button(description="Send", icon="paper-plane", layout=W.Layout(width="90px"))
+        self.send_button.add_class("cf-send")
+        chat_box = W.VBox([W.HTML("<b>Chat</b>"), self.chat_view, W.HBox([self.chat_input, self.send_button])],
+                          layout=W.Layout(width="340px", margin="0 12px 0 0"))
+
+        self._sliders: dict[str, W.FloatSlider] = {}
+        for name in self.state.attributes:
+            slider = W.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description=name,
+                                   continuous_update=False, readout_format=".2f",
+                                   style={"description_width": "100px"}, layout=W.Layout(width="330px"))
+            slider.add_class(f"cf-slider-{css_name(name)}")
+            slider.add_class("cf-slider")
+            self._sliders[name] = slider
+        self.slider_box = W.VBox()
+        self.add_menu = W.Dropdown(options=[("+ add a slider …", None)], value=None, layout=W.Layout(width="330px"))
+        self.add_menu.add_class("cf-add")
+        self.steps_menu = W.Dropdown(options=self._step_options(snap.steps), value=snap.steps, description="steps",
+                                     style={"description_width": "40px"}, layout=W.Layout(width="130px"))
+        self.steps_menu.add_class("cf-steps")
+        self.sms_box = W.Checkbox(value=snap.sms, description="SMS", indent=False, layout=W.Layout(width="70px"))
+        self.sms_box.add_class("cf-sms")
+        self.strip_box = W.Checkbox(value=snap.strip, description="strength strip", indent=False,
+                                    layout=W.Layout(width="130px"))
+        self.strip_box.add_class("cf-strip-toggle")
+        self.undo_button = W.Button(description="Undo", icon="undo", layout=W.Layout(width="80px"))
+        self.redo_button = W.Button(description="Redo", icon="repeat", layout=W.Layout(width="80px"))
+        self.reset_button = W.Button(description="Reset", icon="refresh", layout=W.Layout(width="80px"))
+        self.save_button = W.Button(description="Save PNG", icon="save", layout=W.Layout(width="100px"))
+        for cls, button in (("undo", self.undo_button), ("redo", self.redo_button), ("reset", self.reset_button),
+                            ("save", self.save_button)):
+            button.add_class(f"cf-{cls}")
+        controls = W.VBox([W.HTML("<b>Attributes</b>"), self.slider_box, self.add_menu,
+                           W.HBox([self.steps_menu, self.sms_box, self.strip_box]),
+                           W.HBox([self.undo_button, self.redo_button, self.reset_button]), self.save_button],
+                          layout=W.Layout(width="350px", margin="0 12px 0 0"))
+
+        original = png_bytes(self.face.image, size)
+        self.image_original = W.Image(value=original, format="png", layout=W.Layout(width=f"{size}px"))
+        self.image_original.add_class("cf-image-original")
+        self.image_edited = W.Image(value=png_bytes(blank(self.face.image.width), size), format="png",
+                                    layout=W.Layout(width=f"{size}px"))
+        self.image_edited.add_class("cf-image-edited")
+        self.progress = W.IntProgress(value=0, min=0, max=snap.steps, description="decode",
+                                      style={"description_width": "50px"}, layout=W.Layout(width=f"{size}px"))
+        self.progress.add_class("cf-progress")
+        self.preview = W.Image(value=png_bytes(blank(self.face.image.width), PREVIEW_SIZE), format="png",
+                               layout=W.Layout(width=f"{PREVIEW_SIZE // 2}px"))
+        self.preview.add_class("cf-image-preview")
+        grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original]),
+                       W.VBox([W.HTML("Edited"), self.image_edited])])
+        images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))])
+
+        self.strip_images = [W.Image(value=png_bytes(blank(self.face.image.width), STRIP_SIZE), format="png",
+                                     layout=W.Layout(width=f"{STRIP_SIZE}px"))
+                             for _ in self.controller.strip_strengths]
+        self.strip_labels = [W.HTML(f"{s:+.1f}") for s in self.controller.strip_strengths]
+        self.strip_title = W.HTML()
+        self.strip_view = W.VBox([self.strip_title, W.HBox([W.VBox([label, image]) for label, image in
+                                                              zip(self.strip_labels, self.strip_images)])],
+                                 layout=W.Layout(display="flex" if snap.strip else "none"))
+        self.strip_view.add_class("cf-strip")
+
+        self.status_line = W.HTML()
+        self.status_line.add_class("cf-status")
+        title = W.HTML(f"<b>ChatFace</b> · model <code>{html.escape(self.engine.info.name)}</code> · "
+                       f"{self.engine.image_size} px · {len(self.engine.attributes)} attributes")
+        self.widget = W.VBox([title, W.HBox([chat_box, controls, images]), self.strip_view, self.status_line],
+                             layout=W.Layout(padding="6px"))
+        self.widget.add_class("cf-panel")
+        self._render_log()
+
+    def _step_options(self, steps: int) -> list[int]:
+        from ..sampling import valid_step_counts
+
+        return sorted(set(valid_step_counts(50)) | {int(steps)})
+
+    # --- view → controller ------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        """Connect widget events to controller calls, and controller signals to widget updates."""
+        for name, slider in self._sliders.items():
+            slider.observe(self._forward(lambda change, name=name: self.controller.set_strength(name, change["new"])),
+                           names="value")
+        self.chat_input.observe(self._forward(self._on_submit), names="value")
+        self.send_button.on_click(self._forward(lambda _: self._on_submit({"new": self.chat_input.value})))
+        self.add_menu.observe(self._forward(lambda change: change["new"] is not None and
+                                            self.controller.add_attribute(change["new"])), names="value")
+        self.steps_menu.observe(self._forward(lambda change: self.controller.set_steps(change["new"])), names="value")
+        self.sms_box.observe(self._forward(lambda change: self.controller.set_sms(change["new"])), names="value")
+        self.strip_box.observe(self._forward(lambda change: self.controller.set_strip(change["new"])), names="value")
+        self.undo_button.on_click(self._forward(lambda _: self.controller.undo()))
+        self.redo_button.on_click(self._forward(lambda _: self.controller.redo()))
+        self.reset_button.on_click(self._forward(lambda _: self.controller.reset()))
+        self.save_button.on_click(self._forward(lambda _: self.controller.save_png()))
+        c = self.controller
+        c.changed.connect(lambda _snap: self._sync())
+        c.rendered.connect(self._on_rendered)
+        c.progress.connect(self._on_progress)
+        c.status.connect(self._on_status)
+        c.busy.connect(self._on_busy)
+        c.chat.connect(self._on_chat)
+
+    def _forward(self, action):
+        """Wrap an observer: ignore our own write-backs, and show any error in the status line."""
+        def observer(change):
+            if getattr(self._local, "syncing", False):
+                return
+            try:
+                action(change)
+            except Exception as exc:  # noqa: BLE001 - shown to the user, and kept in last_error
+                self.controller.last_error = exc
+                self._on_status(short_error(exc), True)
+        return observer
+
+    def _on_submit(self, change) -> None:
+        text = str(change["new"] or "")
+        if not text.strip():
+            return
+        with self._lock:
+            self._local.syncing = True
+            try:
+                self.chat_input.value = ""
+            finally:
+                self._local.syncing = False
+        self.controller.send(text)
+
+    # --- controller → view ------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Write the newest state into the widgets (sliders, menus, switches, button states)."""
+        with self._lock:
+            snap = self.state.snapshot()
+            self._local.syncing = True
+            try:
+                for name in snap.active:
+                    slider = self._sliders[name]
+                    if slider.value != snap.strengths[name]:
+                        slider.value = snap.strengths[name]
+                shown = tuple(self._sliders[name] for name in snap.active)
+                if tuple(self.slider_box.children) != shown:
+                    self.slider_box.children = shown
+                if snap.steps not in self.steps_menu.options:
+                    self.steps_menu.options = self._step_options(snap.steps)
+                self.steps_menu.value = snap.steps
+                self.sms_box.value = snap.sms
+                self.strip_box.value = snap.strip
+                self.strip_view.layout.display = "flex" if snap.strip else "none"
+                self.undo_button.disabled = not snap.can_undo
+                self.redo_button.disabled = not snap.can_redo
+                hidden = [a for a in self.state.attributes if a not in snap.active]
+                options = [("+ add a slider …", None)] + [(a, a) for a in hidden]
+                if list(self.add_menu.options) != options:
+                    self.add_menu.options = options
+                self.add_menu.value = None
+                self.add_menu.disabled = not hidden
+            finally:
+                self._local.syncing = False
+
+    def _on_rendered(self, result: RenderResult) -> None:
+        with self._lock:
+            self.image_edited.value = png_bytes(result.image, self.display_size)
+            if result.strip:
+                self.strip_title.value = f"Strength strip: <b>{html.escape(result.strip_attribute)}</b>"
+                for widget, image in zip(self.strip_images, result.strip):
+                    widget.value = png_bytes(image, STRIP_SIZE)
+
+    def _on_progress(self, done: int, total: int, preview) -> None:
+        with self._lock:
+            if self.progress.max != total:
+                self.progress.max = total
+            self.progress.value = min(done, total)
+            if preview is not None:
+                self.preview.value = png_bytes(preview, PREVIEW_SIZE)
+
+    def _on_status(self, text: str, is_error: bool) -> None:
+        with self._lock:
+            self.status_text, self.status_is_error = text, is_error
+            color = "#c01c28" if is_error else "#555"
+            self.status_line.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+
+    def _on_busy(self, busy: bool) -> None:
+        with self._lock:
+            if busy:
+                self.widget.add_class("cf-busy")
+            else:
+                self.widget.remove_class("cf-busy")
+
+    def _on_chat(self, entry: ChatEntry) -> None:
+        with self._lock:
+            self.chat_log.append(entry)
+            del self.chat_log[:-LOG_LIMIT]
+            self._render_log()
+
+    def _render_log(self) -> None:
+        """The chat log as escaped HTML, newest at the bottom and kept in view (column-reverse)."""
+        lines = []
+        for entry in reversed(self.chat_log):
+            who, color = ROLE_STYLE.get(entry.role, (entry.role, "#333"))
+            note = f'<br><i style="color:#777">{html.escape(entry.note)}</i>' if entry.note else ""
+            lines.append(f'<div style="margin:2px 0"><b style="color:{color}">{who}:</b> '
+                         f"{html.escape(entry.text)}{note}</div>")
+        if not lines:
+            lines.append('<div style="color:#777">Ask for a change, e.g. "add a big smile", "remove the glasses", '
+                         '"a bit more", "undo".</div>')
+        self.chat_view.value = ('<div style="display:flex;flex-direction:column-reverse;height:260px;overflow-y:auto;'
+                                'border:1px solid #ccc;padding:4px;font-size:13px">' + "".join(lines) + "</div>")
+
+
+def _descendants(widget) -> list:
+    """A widget and all the widgets inside it (boxes' children, depth first)."""
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found.extend(_descendants(child))
+    return found

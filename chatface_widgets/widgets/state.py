@@ -1,0 +1,260 @@
+"""Thread-safe panel state: slider strengths, decode steps, SMS, the strip switch, undo/redo history.
+
+Every change happens under one lock and bumps ``version``; listeners get an immutable
+:class:`Snapshot` after the lock is released. Several strengths set by one call (a chat plan) are one
+change, so they cause one render. Strengths are clamped to [-1, 1] and rounded to ``RESOLUTION``
+(the slider's precision), so a value echoed back by a slider never counts as a new change.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping, Optional
+
+from ..editing import UnknownAttributeError, normalize_name
+
+RESOLUTION = 0.01  # strengths are kept to two decimals, like the sliders show them
+HISTORY_LIMIT = 200  # undo entries kept
+
+
+def quantize(value: float) -> float:
+    """A strength clamped to [-1, 1] and rounded to RESOLUTION; NaN and infinities raise ValueError."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"a strength must be a finite number, got {value}")
+    value = min(1.0, max(-1.0, value))
+    return round(round(value / RESOLUTION) * RESOLUTION, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the panel state (what a render and the widgets need)."""
+
+    version: int  # bumped by every change
+    strengths: Mapping[str, float]  # every attribute with a slider → its strength (0 included)
+    active: tuple  # attributes that have a slider, in display order
+    steps: int  # DDIM decode steps
+    sms: bool  # ChatFace's stable manipulation strategy on/off
+    strip: bool  # also render the strength strip of the last-touched attribute
+    touched: Optional[str]  # the attribute changed last (the strip shows it)
+    can_undo: bool
+    can_redo: bool
+
+    @property
+    def edits(self) -> dict:
+        """The non-zero strengths: what ``face.render`` needs."""
+        return {k: v for k, v in self.strengths.items() if v != 0.0}
+
+    @property
+    def render_key(self) -> tuple:
+        """Everything the rendered images depend on (equal keys give equal images)."""
+        strip_for = self.touched if self.strip else None
+        return (tuple(sorted(self.edits.items())), self.steps, self.sms, strip_for)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One undo/redo record: the edit, steps and SMS setting to go back to."""
+
+    edits: Mapping[str, float]
+    steps: int
+    sms: bool
+    touched: Optional[str] = None
+
+
+@dataclass
+class _Fields:
+    """The mutable fields behind the lock."""
+
+    strengths: dict
+    active: list
+    steps: int
+    sms: bool
+    strip: bool
+    touched: Optional[str] = None
+    undo: list = field(default_factory=list)
+    redo: list = field(default_factory=list)
+
+
+class PanelState:
+    """Strengths, steps, SMS and history of one panel; all methods may be called from any thread."""
+
+    def __init__(self, attributes: Iterable[str], active: Optional[Iterable[str]] = None, steps: int = 8,
+                 sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
+        self.attributes = tuple(normalize_name(a) for a in attributes)
+        self.history_limit = int(history_limit)
+        self._lock = threading.RLock()
+        self._version = 0
+        self._listeners: list[Callable[[Snapshot], None]] = []
+        chosen = [self.resolve(a) for a in (self.attributes[:4] if active is None else active)]
+        chosen = list(dict.fromkeys(chosen))
+        self._f = _Fields(strengths={a: 0.0 for a in chosen}, active=chosen, steps=int(steps), sms=bool(sms),
+                          strip=bool(strip))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> str:
+        """The attribute's canonical name; UnknownAttributeError (listing the known ones) otherwise."""
+        key = normalize_name(name)
+        if key not in self.attributes:
+            raise UnknownAttributeError(f"unknown attribute {name!r}; this model knows: {', '.join(self.attributes)}")
+        return key
+
+    def snapshot(self) -> Snapshot:
+        """The current state as an immutable Snapshot."""
+        with self._lock:
+            f = self._f
+            return Snapshot(version=self._version, strengths=MappingProxyType(dict(f.strengths)),
+                            active=tuple(f.active), steps=f.steps, sms=f.sms, strip=f.strip, touched=f.touched,
+                            can_undo=bool(f.undo), can_redo=bool(f.redo))
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    # --- listening --------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Snapshot], None]) -> Callable[[], None]:
+        """Call ``listener(snapshot)`` after every change; returns a function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe():
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self) -> None:
+        """Tell listeners (outside the lock, with a fresh snapshot: they may run on any thread)."""
+        snap = self.snapshot()
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(snap)
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def _entry(self) -> _Entry:
+        f = self._f
+        return _Entry({k: v for k, v in f.strengths.items() if v != 0.0}, f.steps, f.sms, f.touched)
+
+    def _commit(self, before: _Entry) -> bool:
+        """Bump the version if anything changed (pushing ``before`` to the undo stack); caller holds the lock."""
+        after = self._entry()
+        if (after.edits, after.steps, after.sms) == (before.edits, before.steps, before.sms):
+            return False
+        self._f.undo.append(before)
+        del self._f.undo[:-self.history_limit]
+        self._f.redo.clear()
+        self._version += 1
+        return True
+
+    def _set_locked(self, clean: Mapping[str, float], steps: Optional[int], sms: Optional[bool]) -> bool:
+        """Write strengths/steps/SMS as one recorded change; caller holds the lock."""
+        f = self._f
+        before = self._entry()
+        for name, value in clean.items():
+            if name not in f.active:
+                f.active.append(name)
+            if f.strengths.get(name, 0.0) != value:
+                f.touched = name
+            f.strengths[name] = value
+        if steps is not None:
+            f.steps = steps
+        if sms is not None:
+            f.sms = bool(sms)
+        return self._commit(before)
+
+    def set_strength(self, name: str, value: float) -> bool:
+        """Set one attribute's strength (adding its slider); True when the state changed."""
+        return self.apply({name: value})
+
+    def apply(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None,
+              sms: Optional[bool] = None) -> bool:
+        """Set several strengths (and optionally steps/SMS) as ONE change: one history entry, one render."""
+        clean = {self.resolve(k): quantize(v) for k, v in (edits or {}).items()}
+        if steps is not None:
+            from ..sampling import check_steps
+
+            steps = check_steps(steps)
+        with self._lock:
+            changed = self._set_locked(clean, steps, sms)
+        if changed:
+            self._notify()
+        return changed
+
+    def set_steps(self, steps: int) -> bool:
+        """Change the decode step count (validated against the respacing)."""
+        return self.apply(steps=steps)
+
+    def set_sms(self, sms: bool) -> bool:
+        """Switch SMS on or off."""
+        return self.apply(sms=sms)
+
+    def set_strip(self, strip: bool) -> bool:
+        """Show or hide the strength strip (a view option: not recorded in the history)."""
+        with self._lock:
+            if self._f.strip == bool(strip):
+                return False
+            self._f.strip = bool(strip)
+            self._version += 1
+        self._notify()
+        return True
+
+    def add_attribute(self, name: str) -> bool:
+        """Give an attribute a slider (strength 0); True when it was not shown yet."""
+        name = self.resolve(name)
+        with self._lock:
+            if name in self._f.active:
+                return False
+            self._f.active.append(name)
+            self._f.strengths[name] = 0.0
+            self._version += 1
+        self._notify()
+        return True
+
+    def reset(self) -> bool:
+        """All strengths back to 0 (sliders stay; steps and SMS stay); undoable."""
+        with self._lock:
+            changed = self._set_locked({k: 0.0 for k in self._f.strengths}, None, None)
+        if changed:
+            self._notify()
+        return changed
+
+    def _restore(self, entry: _Entry) -> None:
+        """Put an undo/redo entry into the fields; caller holds the lock."""
+        f = self._f
+        for name in entry.edits:
+            if name not in f.active:
+                f.active.append(name)
+        changed = [k for k in set(f.strengths) | set(entry.edits) if f.strengths.get(k, 0.0) != entry.edits.get(k, 0.0)]
+        f.strengths = {k: float(entry.edits.get(k, 0.0)) for k in f.active}
+        f.steps, f.sms = entry.steps, entry.sms
+        if len(changed) == 1:
+            f.touched = changed[0]
+        self._version += 1
+
+    def undo(self) -> bool:
+        """Go back one change; False when there is nothing to undo."""
+        with self._lock:
+            if not self._f.undo:
+                return False
+            self._f.redo.append(self._entry())
+            self._restore(self._f.undo.pop())
+        self._notify()
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the change undone last; False when there is nothing to redo."""
+        with self._lock:
+            if not self._f.redo:
+                return False
+            self._f.undo.append(self._entry())
+            self._restore(self._f.redo.pop())
+        self._notify()
+        return True
