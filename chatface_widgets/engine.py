@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,8 @@ OFFICIAL_ALIASES = {"ffhq256": "ffhq256_autoenc", "ffhq256_autoenc": "ffhq256_au
 def builtin_dir(name: str = "toy") -> Path:
     """Folder of a built-in model: ``$CHATFACE_TOY_DIR``, the package's copy, or the repo's ``weights/``."""
     env = os.environ.get("CHATFACE_TOY_DIR")
-    candidates = ([Path(env)] if env else []) + [PACKAGE_DIR / "weights" / name, PACKAGE_DIR.parent / "weights" / name]
+    candidates = ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "weights" / name,
+                                                 Path(sys.prefix) / "share" / "chatface_widgets" / "weights" / name]
     for folder in candidates:
         if (folder / "diffae.safetensors").is_file():
             return folder
@@ -91,17 +93,20 @@ def _resolve_model(name_or_path) -> tuple[Path, str, bool]:
 class Engine:
     """A loaded diffusion autoencoder plus its attribute registry; open photos with :meth:`open`."""
 
-    def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device):
+    def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device, speed="off"):
+        from .speed import safe_prepare
+
         self.model = model.to(device).eval().requires_grad_(False)
         self.registry = registry
         self.info = info
         self.device = device
+        self.speed = safe_prepare(self.model, device, speed)  # ε for the samplers; "off" is the model itself
         self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
 
     @classmethod
     def load(cls, name_or_path="toy", device: Optional[str] = None, mappers: Optional[str | Path] = None,
-             align: Optional[bool] = None) -> "Engine":
-        """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path."""
+             align: Optional[bool] = None, speed="auto") -> "Engine":
+        """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path; ``speed``: see speed.prepare."""
         path, name, needs_align = _resolve_model(name_or_path)
         model = load_diffae(path)
         folder = path.parent
@@ -112,7 +117,7 @@ class Engine:
         info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
                          default_steps=int(meta.get("config", {}).get("default_steps", model.config.default_steps)),
                          image_size=int(meta.get("config", {}).get("image_size", model.config.image_size)))
-        return cls(model, registry, info, pick_device(device))
+        return cls(model, registry, info, pick_device(device), speed=speed)
 
     @property
     def attributes(self) -> list[str]:
@@ -140,8 +145,8 @@ class Engine:
         return Face(self, original, image, x0, z, aligned)
 
     def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """ε_θ(x_t, t, z) for the samplers."""
-        return self.model(x, t, z)
+        """ε_θ(x_t, t, z) for the samplers, through the prepared fast path (chatface_widgets.speed)."""
+        return self.speed(x, t, z)
 
 
 def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels: int) -> None:

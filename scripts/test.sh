@@ -8,4 +8,4 @@ if [ "${CHATFACE_SKIP_BROWSER:-0}" != "1" ] && [ -f .ci/install_browser.sh ]; th
   bash .ci/install_browser.sh
 fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-exec .venv/bin/python -m pytest -ra "$@"
+exec .venv/bin/python -m pytest -ra --nbval-lax tests notebooks "$@"

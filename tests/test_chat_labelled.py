@@ -33,10 +33,22 @@ def load_cases(path: Path = DATA) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _interpreter(names) -> RuleInterpreter:
+    """A RuleInterpreter for a named or listed attribute set, with no follow-up memory."""
+    key = names if isinstance(names, str) else tuple(names)
+    if key not in _CACHE:
+        _CACHE[key] = RuleInterpreter(ATTRIBUTE_SETS[names] if isinstance(names, str) else names)
+    interp = _CACHE[key]
+    interp.forget()
+    return interp
+
+
+_CACHE: dict = {}
+
+
 def run_case(case: dict) -> tuple[bool, dict]:
     """Parse one case (after its history) and say whether it matches the label."""
-    names = case.get("attributes", "celeba")
-    interp = RuleInterpreter(ATTRIBUTE_SETS[names] if isinstance(names, str) else names)
+    interp = _interpreter(case.get("attributes", "celeba"))
     state = dict(case.get("current", {}))
     for earlier in case.get("history", []):
         state = interp.parse(earlier, state).apply(state)

@@ -17,12 +17,13 @@ Encoder = Callable[[list[str]], "object"]  # list of texts -> array (n, d)
 class EmbeddingMatcher:
     """Nearest attribute by cosine similarity to its name and synonyms; sure above ``threshold``."""
 
-    def __init__(self, attributes: Sequence[str], threshold: float = 0.6,
-                 ask_threshold: float = 0.45, encode: Encoder | None = None, device: str = "cpu",
-                 synonyms_per_attribute: int = 8):
+    def __init__(self, attributes: Sequence[str], threshold: float = 0.7,
+                 ask_threshold: float = 0.5, margin: float = 0.05, encode: Encoder | None = None,
+                 device: str = "cpu", synonyms_per_attribute: int = 8):
         self.attributes = list(attributes)
-        self.threshold = float(threshold)
-        self.ask_threshold = float(ask_threshold)
+        self.threshold = float(threshold)  # sure at or above this cosine similarity ...
+        self.ask_threshold = float(ask_threshold)  # ... ask "did you mean" at or above this one
+        self.margin = float(margin)  # ... and sure only this far ahead of the runner-up
         self.device = device
         self.synonyms_per_attribute = synonyms_per_attribute
         self._encode = encode
@@ -80,12 +81,14 @@ class EmbeddingMatcher:
         return best
 
     def match(self, phrase: str) -> tuple[str | None, float, bool]:
-        """(attribute, score, sure): sure above threshold, a guess to ask about above ask_threshold."""
+        """(attribute, score, sure): sure above threshold and margin, a guess above ask_threshold."""
         best = self.scores(phrase)
         if not best:
             return None, 0.0, False
+        ranked = sorted(best.values(), reverse=True)
         attr = max(best, key=best.get)
-        score = best[attr]
+        score = ranked[0]
         if score < self.ask_threshold:
             return None, score, False
-        return attr, score, score >= self.threshold
+        runner_up = ranked[1] if len(ranked) > 1 else -1.0
+        return attr, score, score >= self.threshold and score - runner_up >= self.margin

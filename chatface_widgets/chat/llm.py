@@ -240,9 +240,9 @@ class OpenAIInterpreter:
         except openai.APITimeoutError:
             return None, "timed out"
         except openai.RateLimitError:
-            return None, "rate limited (429)"
+            return None, "rate limited, HTTP 429"
         except openai.InternalServerError as err:
-            return None, f"server error ({getattr(err, 'status_code', '5xx')})"
+            return None, f"server error, HTTP {getattr(err, 'status_code', '5xx')}"
         except openai.APIStatusError as err:
             return None, f"HTTP {getattr(err, 'status_code', '?')}"
         except openai.APIConnectionError:

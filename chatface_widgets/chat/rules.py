@@ -32,9 +32,12 @@ Only names from ``attributes`` ever appear in ``plan.edits``; a known attribute 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Mapping, Sequence
 
 from chatface_widgets.chat import vocabulary as V
 from chatface_widgets.chat.plan import Plan, snap_steps
@@ -49,48 +52,7 @@ SOFT_BOUNDARIES = frozenset({",", "and", "or", "nor", "&", "+", "plus"})  # list
 BOUNDARY_WORDS = frozenset({"and", "but", "then", "also", "plus", "while", "or", "nor", "however",
                             "though", "although", "additionally", "afterwards"})
 SENTENCE_END = frozenset({".", "!", "?", ";"})
-QUESTION_STARTS = (("how", "old"), ("who",), ("why",), ("what", "is"), ("what", "s"), ("whats",),
-                   ("what", "are"), ("where",), ("when",), ("do", "you"), ("are", "you"),
-                   ("how", "do"), ("how", "does"), ("how", "many"), ("how", "much"),
-                   ("tell", "me"), ("explain",), ("what", "time"), ("which",), ("did", "you"),
-                   ("is", "he"), ("is", "she"), ("does", "he"), ("does", "she"), ("what", "color"),
-                   ("what", "kind"), ("can", "you", "tell"), ("how", "are"), ("what", "was"),
-                   ("whose",), ("whom",), ("how", "is"), ("have", "you"), ("will", "you", "marry"))
-QUESTION_OVERRIDE_VERBS = frozenset({
-    "add", "give", "put", "make", "remove", "change", "turn", "apply", "set", "increase",
-    "decrease", "reduce", "take", "edit", "transform", "convert", "dye", "modify", "adjust",
-    "tweak", "delete", "erase", "lose", "ditch", "grow", "rid", "drop", "wear", "boost", "more",
-    "less", "bigger", "smaller", "stronger", "weaker", "without", "shave", "straighten",
-})
-STRONG_EDIT_VERBS = frozenset({
-    "add", "give", "put", "make", "remove", "change", "turn", "apply", "set", "increase",
-    "decrease", "reduce", "take", "edit", "transform", "convert", "dye", "modify", "adjust",
-    "tweak", "delete", "erase", "more", "less", "want", "without", "no", "lose", "ditch", "grow",
-    "bigger", "smaller", "stronger", "weaker", "rid", "drop", "wear", "boost", "show", "try",
-    "like", "prefer", "need", "would", "let", "could", "can", "please", "how", "what",
-})
-REFERENCE_WORDS = frozenset({"effect", "edit", "edits", "change", "changes", "last", "previous",
-                             "result", "slider", "strength", "intensity", "amount", "level",
-                             "that", "it", "this", "one", "same", "even", "still", "way",
-                             "bit", "notch", "step", "tad", "little", "lot", "again", "further",
-                             "go", "keep", "going", "turn", "dial", "crank", "pump", "tone",
-                             "is", "was", "now", "looks", "look", "seems", "please", "make",
-                             "just", "little", "bit", "much", "the", "a", "an", "too", "way",
-                             "do", "can", "you", "could", "would", "more", "less", "so"})
-INTENT_FILLERS = frozenset({"last", "change", "changes", "edit", "edits", "all", "everything",
-                            "step", "previous", "one", "please", "that", "it", "this", "the",
-                            "to", "go", "back", "again", "now", "just", "can", "you", "could",
-                            "would", "let", "s", "us", "me", "i", "want", "everything", "face",
-                            "photo", "image", "picture", "state", "version", "slider",
-                            "sliders", "ok", "okay", "so", "hey", "hmm", "um", "actually",
-                            "oh", "oops", "well", "let", "start", "over", "from", "a", "an",
-                            "and", "then", "like", "was", "before", "earlier", "original",
-                            "do", "make", "take", "undo", "redo", "reset", "revert"})
-STEP_FILLERS = frozenset({"use", "using", "step", "steps", "timesteps", "timestep", "iterations",
-                          "iteration", "t", "ddim", "denoising", "decoding", "sampling", "render",
-                          "rendering", "run", "time", "times", "instead", "result", "output",
-                          "version", "mode", "settings", "setting"})
-WIDE_FILLERS = INTENT_FILLERS | V.STOPWORDS | STEP_FILLERS
+WIDE_FILLERS = V.INTENT_FILLERS | V.STOPWORDS | V.STEP_FILLERS
 
 
 @dataclass
@@ -124,8 +86,6 @@ class _Edit:
     old: float
     new: float
     op: str
-    concept: str
-    sign: float
 
 
 @dataclass
@@ -170,7 +130,7 @@ class RuleInterpreter:
                 self._add_phrase(phrase, concept, override=True)
         self._max_len = max((len(k) for k in self._index), default=1)
         self._loose = self._loose_pairs()
-        self._lexicon = self._build_lexicon()
+        self._lexicon = _lexicon()
         self._lexicon_words = {w for key in self._lexicon for w in key}
         self._typo_targets = {}
         for concept in self._direct:
@@ -196,15 +156,6 @@ class RuleInterpreter:
             if len(key) == 2 and key[1] in V.HEAD_NOUNS and key[0] not in V.HEAD_NOUNS:
                 pairs.setdefault(key[0], {}).setdefault(key[1], key)
         return pairs
-
-    @staticmethod
-    def _build_lexicon() -> dict[tuple[str, ...], list[tuple[str, object]]]:
-        """Cue, adverb and step phrases by token tuple."""
-        lex: dict[tuple[str, ...], list[tuple[str, object]]] = {}
-        for kind, table in (("cue", V.CUES), ("adv", V.ADVERBS), ("steps", V.STEP_WORDS)):
-            for phrase, value in table.items():
-                lex.setdefault(tuple(V.tokenize(phrase)), []).append((kind, value))
-        return lex
 
     def _make_embedding(self, embedding):
         """An EmbeddingMatcher for this attribute list, when asked for (loaded lazily)."""
@@ -262,8 +213,8 @@ class RuleInterpreter:
 
     def _parse(self, text: str, current: Mapping[str, float] | None, steps: int | None) -> Plan:
         """The parser proper (see the module docstring for the rules)."""
-        current = {str(k): float(v) for k, v in (current or {}).items()
-                   if isinstance(v, (int, float)) and v == v}
+        current = {str(k): max(-1.0, min(1.0, float(v))) for k, v in (current or {}).items()
+                   if isinstance(v, numbers.Real) and not math.isnan(float(v))}
         tokens = V.tokenize(text if isinstance(text, str) else str(text))
         words_only = [t for t in tokens if t not in V_PUNCT]
         if not words_only:
@@ -321,9 +272,10 @@ class RuleInterpreter:
                 continue
             age = int(t)
             before, after = toks[max(0, k - 2):k], toks[k + 1:k + 3]
-            aged = (after[:1] in (["years"], ["year"], ["yo"], ["yrs"], ["s"])
+            aged = (after[:1] in (["years"], ["year"], ["yo"], ["yrs"], ["s"], ["again"])
                     or (before and before[-1] in ("s", "is", "aged", "age", "be", "like", "look",
-                                                  "looks", "around", "about")))
+                                                  "looks", "around", "about", "him", "her",
+                                                  "them", "me", "turn", "turns")))
             if not aged or not 3 <= age <= 110 or _is_steps_number(toks, k) or "by" in before:
                 continue
             if any(m.concept in ("old", "young") for m in p.mentions):
@@ -433,6 +385,7 @@ class RuleInterpreter:
                     break
             else:
                 i += 1
+        p.words.sort(key=lambda w: w.start)
         self._negate_set_cues(p)
 
     @staticmethod
@@ -458,8 +411,8 @@ class RuleInterpreter:
         keep = []
         for m in p.mentions:
             word = p.tokens[m.start]
-            others = [o for o in p.mentions if o is not m and not self._split(p.tokens, o, m)]
-            if m.end - m.start == 1 and word in V.CUES and others:
+            if (m.end - m.start == 1 and word in V.CUES
+                    and any(o is not m and not self._split(p.tokens, o, m) for o in p.mentions)):
                 p.used.discard(m.start)
                 p.words.append(_Word(m.start, m.end, "cue", V.CUES[word], word))
                 continue
@@ -480,18 +433,18 @@ class RuleInterpreter:
         for w in p.words:
             covered.update(range(w.start, w.end))
         return [t for k, t in enumerate(p.tokens) if k not in covered and t not in V_PUNCT
-                and t not in WIDE_FILLERS and t not in REFERENCE_WORDS]
+                and t not in WIDE_FILLERS and t not in V.REFERENCE_WORDS]
 
     def _off_topic(self, p: _Parsed) -> bool:
         """A question or request about something else (no edit verb)."""
         toks = [t for t in p.tokens if t not in V_PUNCT]
         free = [t for k, t in enumerate(p.tokens) if k not in p.used]
-        has_verb = any(t in QUESTION_OVERRIDE_VERBS for t in toks)
+        has_verb = any(t in V.QUESTION_OVERRIDE_VERBS for t in toks)
         if any(t in V.HARD_OFF_TOPIC for t in free):
             return True
         if any(t in V.OFF_TOPIC_WORDS for t in free) and not (has_verb and p.mentions):
             return True
-        starts = any(tuple(toks[:len(q)]) == q for q in QUESTION_STARTS)
+        starts = any(tuple(toks[:len(q)]) == q for q in V.QUESTION_STARTS)
         return starts and not has_verb
 
     # --- messages without an attribute -------------------------------------------------------
@@ -503,20 +456,19 @@ class RuleInterpreter:
         intent = _intent(toks)
         if intent:
             return self._intent_plan(intent)
+        if _only(toks, V.HELP_PHRASES, V.GREETINGS):
+            return Plan.none(self.capabilities(), understood=True)
         if off_topic:
             return Plan.none("I can only edit the face. " + self.capabilities())
         cues = [w for w in p.words if w.kind == "cue" and w.value not in (V.SET, V.KEEP)]
-        step_words = [w for w in p.words if w.kind in ("steps",)]
         new_steps = self._steps(p, steps)
         chatter = [t for t in residual if t not in V.DISCOURSE]
-        if cues and not chatter and not step_words:
+        if cues and not chatter:
             return self._follow_up(p, cues, current, new_steps)
-        if _only(toks, V.HELP_PHRASES, V.GREETINGS):
-            return Plan.none(self.capabilities(), understood=True)
         if _only(toks, V.GREETINGS):
             return Plan.none("Hi! " + self.capabilities(), understood=True)
         if _only(toks, V.THANKS, V.GREETINGS):
-            return Plan.none("You're welcome! Tell me if you want another change.", understood=True)
+            return Plan.none("You're welcome! " + self.capabilities(), understood=True)
         if new_steps is not None and not residual:
             return Plan(steps=new_steps, reply=_steps_reply(new_steps, steps), action="edit")
         if self._embedding is not None and residual:
@@ -566,13 +518,17 @@ class RuleInterpreter:
             new = 0.0
         else:  # removal
             new = 0.0 if old * d > 0 else -d * DEFAULT_STRENGTH
-        e = _Edit(attr, old, _clamp(new), op, V.concept_of(attr)[0], 1.0)
+        e = _Edit(attr, old, _clamp(new), op)
         return self._finish([e], [], new_steps, None)
 
     def _embed(self, p: _Parsed, residual: list[str]):
         """Ask the embedding matcher for the nearest attribute; add it as a mention or ask back."""
         phrase = " ".join(residual)
-        attr, score, sure = self._embedding.match(phrase)
+        try:
+            attr, score, sure = self._embedding.match(phrase)
+        except Exception as err:  # a missing or broken model must not break the chat
+            log.warning("embedding matcher unavailable: %s", type(err).__name__)
+            return None
         if attr is None:
             return None
         if not sure:
@@ -614,7 +570,7 @@ class RuleInterpreter:
             c = max(-1.0, min(1.0, old / sign))
             new_c, op = self._apply_op(m, op, strengths.get(id(m)), c)
             edits.pop(attr, None)
-            edits[attr] = _Edit(attr, old, _clamp(new_c * sign), op, m.concept, sign)
+            edits[attr] = _Edit(attr, old, _clamp(new_c * sign), op)
         for attr in kept:
             edits.pop(attr, None)
         if not edits and new_steps is None and kept and not missing:
@@ -690,12 +646,14 @@ class RuleInterpreter:
             cues = [w for w in p.words if w.kind == "cue" and s <= w.start < e]
             seg_of.append((ms, cues, before))
             for m in ms:
-                prev = [c for c in cues if c.end <= m.start]
+                prev = [c for c in cues if c.end <= m.start and c.phrase not in V.POSTFIX_ONLY]
                 if prev and prev[-1].value != V.SET:
                     ops[id(m)], how[id(m)] = prev[-1].value, "prefix"
                     continue
-                later = [c for c in cues if c.start >= m.end and c.phrase in V.POSTFIX_CUES
-                         and not any(o.start >= m.end and o.end <= c.start for o in ms)]
+                later = [c for c in cues if c.start >= m.end
+                         and not any(o.start >= m.end and o.end <= c.start for o in ms)
+                         and (c.phrase in V.POSTFIX_CUES or (c.phrase in V.POSTFIX_FINAL
+                                                             and not any(o.start >= c.end for o in ms)))]
                 if later:
                     ops[id(m)], how[id(m)] = later[0].value, "postfix"
                 else:
@@ -837,6 +795,16 @@ class RuleInterpreter:
 V_PUNCT = BOUNDARY_PUNCT
 
 
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[tuple[str, ...], list[tuple[str, object]]]:
+    """Cue, adverb and step phrases by token tuple (shared by all interpreters)."""
+    lex: dict[tuple[str, ...], list[tuple[str, object]]] = {}
+    for kind, table in (("cue", V.CUES), ("adv", V.ADVERBS), ("steps", V.STEP_WORDS)):
+        for phrase, value in table.items():
+            lex.setdefault(tuple(V.tokenize(phrase)), []).append((kind, value))
+    return lex
+
+
 def _number(token: str) -> float | None:
     """A strength written as a number: 0.7, .7, -0.3, 70% (integers 2–100 read as percent)."""
     if not re.fullmatch(r"[-−]?(\d+(\.\d+)?|\.\d+)%?", token):
@@ -853,9 +821,10 @@ def _is_steps_number(tokens: list[str], k: int) -> bool:
     after = tokens[k + 1:k + 3]
     before = tokens[max(0, k - 2):k]
     names = {"step", "steps", "timesteps", "timestep", "iterations", "iteration", "ddim"}
-    if after[:1] and after[0] in names or after[:2] == ["time", "steps"] or after[:2] == ["denoising", "steps"]:
+    if after[:1] and after[0] in names or after[:2] in (["time", "steps"], ["denoising", "steps"]):
         return True
-    return bool(before) and (before[-1] in names | {"t"} or before[-2:] in (["steps", "to"], ["steps", "of"], ["step", "count"]))
+    return bool(before) and (before[-1] in names | {"t"}
+                             or before[-2:] in (["steps", "to"], ["steps", "of"], ["step", "count"]))
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -929,9 +898,15 @@ def _intent(toks: list[str]) -> str | None:
     return None if rest else action
 
 
-def _only(toks: list[str], *tables: Sequence[str]) -> bool:
+@lru_cache(maxsize=None)
+def _phrase_set(*tables: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    """Token tuples of the phrases in some vocabulary tables."""
+    return frozenset(tuple(V.tokenize(p)) for table in tables for p in table)
+
+
+def _only(toks: list[str], *tables: tuple[str, ...]) -> bool:
     """Whether the message is made of phrases from these tables plus filler words."""
-    phrases = {tuple(V.tokenize(p)) for table in tables for p in table}
+    phrases = _phrase_set(*tables)
     i, n, hit = 0, len(toks), False
     while i < n:
         for j in range(min(n, i + 6), i, -1):
@@ -945,14 +920,15 @@ def _only(toks: list[str], *tables: Sequence[str]) -> bool:
     return hit
 
 
-def _label(attr: str) -> str:
-    """A noun phrase for an attribute ("a smile", "eyeglasses")."""
-    return ("a " if attr in V.ARTICLE_A else "") + attr
+def _fmt(x: float) -> str:
+    """A strength for a reply: 0.8, 0.25, -0.5, 1.0."""
+    text = f"{x:.2f}"
+    return text[:-1] if text.endswith("0") else text
 
 
 def _describe(e: _Edit) -> str:
     """One short sentence about one edit."""
-    v = f"{e.new:+.2f}".replace("+", "")
+    v = _fmt(e.new)
     if e.op == V.ZERO or (e.new == 0.0 and e.old != 0.0):
         plain = e.op != V.ZERO and e.attr not in V.POSITIVE_LABELS
         return f"Removed the {e.attr}." if plain else f"Removed the {e.attr} edit."
@@ -960,7 +936,7 @@ def _describe(e: _Edit) -> str:
         return f"Removed the {e.attr} ({v})."
     if e.op in (V.MORE, V.LESS, V.TOO_MUCH) or (e.old != 0.0 and e.new != e.old):
         word = "More" if e.new > e.old else "Less"
-        return f"{word} {e.attr}: {e.old:.2f} → {e.new:.2f}."
+        return f"{word} {e.attr}: {_fmt(e.old)} → {v}."
     if e.new == e.old:
         return f"{e.attr[:1].upper() + e.attr[1:]} is already at {v}."
     if e.new < 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # --- attribute concepts --------------------------------------------------------------------------
 
@@ -33,11 +34,13 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "blond hair": ("blond hair", "blonde hair", "blond", "blonde", "fair hair", "golden hair",
                    "platinum hair", "bleached hair", "yellow hair", "blondie", "blonder",
                    "blonder hair", "platinum blond", "golden blond", "lighter hair", "bleach hair",
-                   "bleached", "bleach"),
+                   "bleached", "bleach",
+                   "lighten hair", "lighten the hair"),
     "black hair": ("black hair", "dark hair", "raven hair", "jet black hair", "darker hair",
-                   "black haired", "dark haired", "blacker hair", "jet black"),
+                   "black haired", "dark haired", "blacker hair", "jet black",
+                   "darken hair", "darken the hair"),
     "brown hair": ("brown hair", "brunette", "brunet", "chestnut hair", "brown haired",
-                   "auburn hair", "browner hair", "brunette hair"),
+                   "browner hair", "brunette hair"),
     "gray hair": ("gray hair", "silver hair", "white hair", "grayer hair", "graying hair",
                   "gray haired", "salt and pepper hair", "silver haired", "white haired", "gray",
                   "graying", "grayer", "whiter hair", "salt and pepper", "silver fox"),
@@ -47,7 +50,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                    "frizzy hair", "curl", "curly haired", "perm", "permed hair", "frizzy"),
     "straight hair": ("straight hair", "straighter hair", "sleek hair", "straightened hair",
                       "straight haired", "straighten hair", "straighten the hair",
-                      "straighten his hair", "straighten her hair", "straighter"),
+                      "straighten his hair", "straighten her hair", "straighter",
+                      "straighten", "straightened", "straighten it"),
     "bald": ("bald", "balding", "bald head", "shaved head", "hairless", "baldness", "no hair",
              "shave his head", "shave her head", "shave the head", "shaved", "bald spot",
              "balder", "shave head", "cue ball", "without hair"),
@@ -69,21 +73,25 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "red lipstick": ("red lipstick", "red lips", "scarlet lips", "red lip", "redder lips",
                      "crimson lips", "ruby lips", "cherry lips", "red lip color"),
     "makeup": ("makeup", "make up", "cosmetics", "made up", "mascara", "eyeliner",
-               "eye shadow", "eyeshadow", "glam", "glamorous", "foundation", "war paint"),
+               "eye shadow", "eyeshadow", "glam", "glamorous", "foundation", "war paint",
+               "glam up", "dolled up", "doll her up"),
     "young": ("young", "younger", "youthful", "youth", "kid", "teen", "teenager", "teenage",
               "baby face", "boyish", "girlish", "rejuvenate", "de age", "deage", "young man",
               "young woman", "young lady", "young person", "younger looking", "juvenile",
               "child", "childlike", "adolescent", "fresh faced", "young girl", "young boy",
-              "little girl", "little boy", "youngster", "baby faced", "younger version"),
+              "little girl", "little boy", "youngster", "baby faced", "younger version",
+              "younger again"),
     "old": ("old", "older", "elderly", "aged", "aging", "ageing", "senior", "wrinkled", "wrinkles",
             "wrinkly", "grandpa", "grandma", "grandfather", "grandmother", "old man", "old woman",
             "old lady", "old person", "elder", "age", "granny", "geriatric", "oldie", "pensioner",
             "older man", "older woman", "elderly man", "elderly woman", "older version", "aged up",
             "middle aged", "mature"),
     "male": ("male", "man", "masculine", "manly", "guy", "boy", "gentleman", "dude", "macho",
-             "manlier", "masculinity", "men", "husband", "father", "dad"),
+             "manlier", "masculinity", "men", "husband", "father", "dad",
+             "masculinize", "masculinise", "masculine features", "manly features"),
     "female": ("female", "woman", "feminine", "girl", "lady", "girly", "womanly", "ladylike",
-               "women", "femininity", "wife", "mother", "mom", "gal"),
+               "women", "femininity", "wife", "mother", "mom", "gal",
+               "feminize", "feminise", "feminine features"),
     "pale skin": ("pale skin", "pale", "paler", "fair skin", "lighter skin", "light skin",
                   "porcelain skin", "pallid", "pasty", "paler skin", "pale complexion",
                   "fair complexion", "pale faced", "ghostly", "fairer skin", "whiter skin",
@@ -131,23 +139,27 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                        "strong brows", "dark eyebrows", "darker eyebrows", "heavy brows",
                        "thick brows"),
     "thin eyebrows": ("thin eyebrows", "thinner eyebrows", "plucked eyebrows", "thin brows",
-                      "thinner brows", "finer eyebrows"),
+                      "thinner brows", "finer eyebrows",
+                      "pluck eyebrows", "pluck brows", "plucked brows"),
     "high cheekbones": ("high cheekbones", "higher cheekbones", "cheekbones", "prominent cheekbones",
                         "sculpted cheekbones", "chiseled cheekbones", "defined cheekbones",
                         "cheek bones", "high cheek bones", "chiselled cheekbones"),
     "chubby": ("chubby", "chubbier", "fat", "fatter", "plump", "overweight", "heavyset", "chunky",
                "fuller face", "puffy face", "gain weight", "rounder face", "round face", "pudgy",
-               "obese", "chubby cheeks", "chubbier face", "heavier set", "stout"),
+               "obese", "chubby cheeks", "chubbier face", "heavier set", "stout", "heavier",
+               "fatten", "fatten him up", "fatten her up", "fattened"),
     "thin": ("thin", "thinner", "slim", "slimmer", "skinny", "skinnier", "slender", "lean",
              "leaner", "lose weight", "gaunt", "thin face", "slim face", "slimmer face",
              "thinner face", "lose some weight", "lost weight", "fit",
-             "fitter", "slimmed", "weight loss", "narrower face"),
+             "fitter", "slimmed", "weight loss", "narrower face",
+             "slim down", "slimmed down", "slim him down", "slim her down"),
     "double chin": ("double chin", "second chin", "jowls", "double chinned", "jowly"),
     "oval face": ("oval face", "oval", "oval shaped face", "egg shaped face", "oval shaped",
                   "longer face", "long face"),
     "attractive": ("attractive", "pretty", "prettier", "handsome", "handsomer", "beautiful",
                    "gorgeous", "good looking", "better looking", "cute",
-                   "cuter", "sexy", "lovely", "stunning", "beautify", "hotter", "beauty", "glamour", "model looking", "sexier", "charming", "cutie"),
+                   "cuter", "sexy", "lovely", "stunning", "beautify", "hotter", "beauty",
+                   "glamour", "model looking", "sexier", "charming", "cutie"),
     "unattractive": ("ugly", "uglier", "unattractive", "homely", "hideous", "plainer"),
     "blurry": ("blurry", "blurrier", "blur", "blurred", "out of focus", "fuzzy", "soft focus",
                "unfocused", "blurriness", "blurring", "fuzzier", "hazy", "smudged"),
@@ -172,6 +184,20 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "blue eyes": ("blue eyes", "blue eyed", "blue eye", "bluer eyes", "azure eyes", "icy eyes",
                   "baby blue eyes", "blue irises", "ice blue eyes", "eyes blue", "bluer"),
 }
+
+# Things people ask for that no CelebA attribute covers: named so the reply can say so.
+UNSUPPORTED_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "red hair": ("red hair", "redhead", "ginger", "ginger hair", "auburn", "auburn hair",
+                 "copper hair", "red haired"),
+    "long hair": ("long hair", "longer hair"),
+    "short hair": ("short hair", "shorter hair", "haircut", "pixie cut", "buzz cut", "bob cut"),
+    "mole": ("mole", "beauty mark", "beauty spot", "birthmark", "birth mark"),
+    "freckles": ("freckles", "freckle", "freckled"),
+    "tattoo": ("tattoo", "face tattoo", "tattoos", "tattooed"),
+    "piercing": ("piercing", "nose ring", "nose piercing", "lip ring", "septum ring"),
+    "scar": ("scar", "scars", "scarred"),
+}
+CONCEPTS.update(UNSUPPORTED_CONCEPTS)
 
 # When a concept has no attribute in the model, try these (concept, sign) in order.
 FALLBACKS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -202,7 +228,10 @@ REMOVAL_PHRASES: dict[str, str] = {
     "clean shaven": "beard", "clean shaved": "beard", "beardless": "beard", "shaven": "beard",
     "shave him": "beard", "shave his face": "beard", "clean face": "beard", "no makeup": "makeup",
     "bare face": "makeup", "barefaced": "makeup", "makeup free": "makeup", "natural face": "makeup",
-    "hatless": "hat", "bareheaded": "hat", "in focus": "blurry", "unblur": "blurry",
+    "hatless": "hat", "bareheaded": "hat", "neutral expression": "smile", "neutral face": "smile",
+    "expressionless": "smile", "blank expression": "smile", "more neutral": "smile",
+    "neutral look": "smile", "look neutral": "smile", "looks neutral": "smile",
+    "in focus": "blurry", "unblur": "blurry",
     "deblur": "blurry", "un blur": "blurry", "de blur": "blurry", "sharp focus": "blurry",
 }
 
@@ -268,7 +297,8 @@ for _kind, _words in (
               "do away with", "hate", "dislike", "neither", "nor", "not have", "not wear",
               "not wearing", "not be", "shave", "shave off", "has to go", "have to go",
               "must go", "needs to go", "need to go", "gotta go", "should go", "can go",
-              "take it off", "got to go", "ought to go")),
+              "take it off", "got to go", "ought to go", "fix", "repair", "correct", "treat",
+              "cure", "heal", "clean up", "get rid", "hide the")),
     (KEEP, ("keep", "leave", "retain", "preserve", "do not touch", "do not change", "leave alone",
             "as is", "unchanged", "untouched", "stay", "stays", "keeping",
             "do not remove", "not remove", "do not take", "intact", "same")),
@@ -277,7 +307,9 @@ for _kind, _words in (
             "accentuate", "further", "higher", "raise", "up", "crank up", "turn up",
             "dial up", "pump up", "not enough", "bolder", "darker", "longer", "wider", "fuller",
             "brighter", "stronger", "heavier", "thicker", "strengthen", "even more", "greater",
-            "push", "push it", "double", "maximize", "enlarge", "grow it", "widen", "maximise", "too little", "too weak",
+            "push", "push it", "double", "maximize", "enlarge", "grow it", "widen", "thicken",
+            "lengthen", "maximise",
+            "too little", "too weak",
             "too subtle", "too faint", "too small", "too light", "too slight", "too mild",
             "too soft", "barely visible", "hardly visible", "more of", "again", "louder",
             "more obvious", "more visible", "more pronounced", "noticeable", "more noticeable",
@@ -289,6 +321,7 @@ for _kind, _words in (
             "milder", "gentler", "down", "tone", "tone it down", "tame", "calm down", "calmer",
             "reduce the", "less of", "not as much", "not so much", "lower the", "downplay",
             "subdue", "subdued", "lighten", "decreasing", "lessened", "softened", "shrink",
+            "shorten", "tidy up", "thin out", "trim down",
             "shrunk", "narrow")),
     (TOO_MUCH, ("too much", "overdone", "over the top", "excessive", "a bit much", "way too much",
                 "too far", "over done", "too strong", "too big", "too intense", "too heavy",
@@ -320,6 +353,14 @@ POSTFIX_CUES = frozenset({
     "again", "even more", "increased", "reduced", "calmer", "subdued", "lessened", "softened",
     "intensified", "louder", "further",
 })
+
+# Cues that only ever follow their attribute ("the hat has to go", "glasses off").
+POSTFIX_ONLY = frozenset({"has to go", "have to go", "must go", "needs to go", "need to go",
+                          "gotta go", "should go", "can go", "got to go", "ought to go", "off",
+                          "away", "gone"})
+# Cues that may close a clause after their attribute ("glasses: remove") but never reach back
+# over another attribute.
+POSTFIX_FINAL = frozenset({"remove", "removed", "delete", "deleted", "erase", "erased"})
 
 # Words after "too" that mean "not enough" rather than "too much" ("the smile is too subtle").
 TOO_WEAK_WORDS = frozenset({"little", "weak", "subtle", "faint", "small", "light", "slight",
@@ -456,7 +497,8 @@ RESET_PHRASES = ("reset", "start over", "start again", "start from scratch", "fr
                  "show the original", "go back to the original", "the original", "no edits",
                  "remove the edits", "remove edits", "reset edits", "reset it", "reset please",
                  "start fresh", "begin again", "revert to original", "revert to the original",
-                 "discard all", "discard everything", "discard changes", "discard all changes", "all back to zero", "everything back to zero", "zero everything",
+                 "discard all", "discard everything", "discard changes", "discard all changes",
+                 "all back to zero", "everything back to zero", "zero everything",
                  "reset to default", "reset to defaults", "defaults", "default", "unedited",
                  "the unedited photo", "restart", "wipe everything", "wipe all", "clear edits",
                  "remove all the edits", "undo everything please", "start all over",
@@ -475,7 +517,9 @@ THANKS = ("thanks", "thank you", "thx", "ty", "cheers", "great", "perfect", "awe
           "looks great", "beautiful work", "yes", "yep", "yeah", "sure", "alright", "all right",
           "that works", "sounds good", "i love it", "nice work", "k", "kk", "haha", "hah",
           "good stuff", "super", "thanks so much", "many thanks", "ta", "gracias", "merci",
-          "danke", "that s it", "done", "bye", "goodbye", "see you", "that s all", "stop")
+          "danke", "that s it", "done", "bye", "goodbye", "see you", "that s all", "stop",
+          "keep it", "keep that", "keep this", "keep it like that", "leave it", "leave it like that",
+          "good as is", "leave it as is")
 HELP_PHRASES = ("help", "what can you do", "options", "commands", "attributes", "list",
                 "how does this work", "what do you support", "capabilities", "what can i do",
                 "what can i say", "what can you change", "what can you edit", "menu",
@@ -501,7 +545,8 @@ OFF_TOPIC_WORDS = frozenset({
     "medicine", "doctor", "symptoms", "diagnose", "disease", "vaccine", "song", "music", "album",
     "band", "guitar", "chess", "poetry", "novel", "author", "wrote", "write", "haiku", "limerick",
     "riddle", "quiz", "synonym", "spell", "spelling", "grammar", "language", "languages",
-    "philosophy", "religion", "god", "consciousness", "ai", "chatgpt", "gpt", "llm", "weights", "gpu", "cuda", "server", "website", "internet", "wifi", "computer",
+    "philosophy", "religion", "god", "consciousness", "ai", "chatgpt", "gpt", "llm", "weights",
+    "gpu", "cuda", "server", "website", "internet", "wifi", "computer",
     "laptop", "iphone", "android", "app", "download", "install", "bug", "error", "crash",
     "debug", "shopping", "buy", "sell", "price", "cost", "cheapest", "store", "amazon",
     "currency", "dollar", "euro", "exchange", "date", "alarm",
@@ -511,30 +556,45 @@ OFF_TOPIC_WORDS = frozenset({
     "cookie", "wine", "beer", "coffee", "tea", "drink", "exercise", "workout", "diet", "sleep",
     "dream", "horoscope", "zodiac", "lottery", "bet", "casino",
 })
-# Content that is about the picture but not something this interpreter can edit.
-UNSUPPORTED_WORDS = frozenset({
-    "background", "tattoo", "tattoos", "piercing", "scar", "scars", "freckles", "freckle",
-    "cartoon", "anime", "painting", "sketch", "drawing", "3d", "pixar", "disney", "style", "van",
-    "gogh", "picasso", "lighting", "light", "sunset", "beach", "clothes", "shirt", "dress",
-    "jacket", "suit", "outfit", "crown", "mask", "horns", "wings", "halo", "ears", "elf",
-    "vampire", "zombie", "alien", "robot", "cyborg", "werewolf", "monster", "cat", "dog",
-    "animal", "emoji", "teeth", "tongue", "wink", "winking", "tears", "crying", "eye color",
-    "green", "purple", "pink", "orange", "yellow", "rainbow", "neon", "taller",
-    "height", "body", "arms", "hands", "swap", "celebrity", "famous", "rotate", "crop", "zoom",
-    "resize", "brightness", "contrast", "saturation", "filter", "sepia", "vintage", "grayscale",
-    "monochrome", "color", "colors", "colour", "colours", "hue", "weight", "ethnicity",
-    "race", "skin tone", "bandana", "headband", "scarf", "mole", "acne", "pimples",
-})
-
-# Words that show the message asks for an edit ("can you add …", "make him …").
-EDIT_VERBS = frozenset({
+# Openings of questions about something else ("how old are you?"), unless an edit verb follows.
+QUESTION_STARTS = (("how", "old"), ("who",), ("why",), ("what", "is"), ("what", "s"), ("whats",),
+                   ("what", "are"), ("where",), ("when",), ("do", "you"), ("are", "you"),
+                   ("how", "do"), ("how", "does"), ("how", "many"), ("how", "much"),
+                   ("tell", "me"), ("explain",), ("what", "time"), ("which",), ("did", "you"),
+                   ("is", "he"), ("is", "she"), ("does", "he"), ("does", "she"), ("what", "color"),
+                   ("what", "kind"), ("can", "you", "tell"), ("how", "are"), ("what", "was"),
+                   ("whose",), ("whom",), ("how", "is"), ("have", "you"), ("will", "you", "marry"))
+# Verbs that make a question an edit request ("can you add glasses?").
+QUESTION_OVERRIDE_VERBS = frozenset({
     "add", "give", "put", "make", "remove", "change", "turn", "apply", "set", "increase",
-    "decrease", "reduce", "get", "take", "want", "need", "show", "edit", "let", "transform",
-    "convert", "swap", "replace", "draw", "paint", "dye", "color", "colour", "modify", "adjust",
-    "tweak", "delete", "erase", "become", "look", "looking", "like", "wear", "have", "try",
-    "grow", "with", "without", "no", "more", "less", "bigger", "smaller", "stronger", "weaker",
+    "decrease", "reduce", "take", "edit", "transform", "convert", "dye", "modify", "adjust",
+    "tweak", "delete", "erase", "lose", "ditch", "grow", "rid", "drop", "wear", "boost", "more",
+    "less", "bigger", "smaller", "stronger", "weaker", "without", "shave", "straighten",
 })
-
+# Words a bare follow-up may contain ("make the effect a bit stronger").
+REFERENCE_WORDS = frozenset({"effect", "edit", "edits", "change", "changes", "last", "previous",
+                             "result", "slider", "strength", "intensity", "amount", "level",
+                             "that", "it", "this", "one", "same", "even", "still", "way",
+                             "bit", "notch", "step", "tad", "little", "lot", "again", "further",
+                             "go", "keep", "going", "turn", "dial", "crank", "pump", "tone",
+                             "is", "was", "now", "looks", "look", "seems", "please", "make",
+                             "just", "little", "bit", "much", "the", "a", "an", "too", "way",
+                             "do", "can", "you", "could", "would", "more", "less", "so"})
+# Words around undo / redo / reset ("undo the last change please").
+INTENT_FILLERS = frozenset({"last", "change", "changes", "edit", "edits", "all", "everything",
+                            "step", "previous", "one", "please", "that", "it", "this", "the",
+                            "to", "go", "back", "again", "now", "just", "can", "you", "could",
+                            "would", "let", "s", "us", "me", "i", "want", "everything", "face",
+                            "photo", "image", "picture", "state", "version", "slider",
+                            "sliders", "ok", "okay", "so", "hey", "hmm", "um", "actually",
+                            "oh", "oops", "well", "let", "start", "over", "from", "a", "an",
+                            "and", "then", "like", "was", "before", "earlier", "original",
+                            "do", "make", "take", "undo", "redo", "reset", "revert"})
+# Words around a step request ("use 30 denoising steps").
+STEP_FILLERS = frozenset({"use", "using", "step", "steps", "timesteps", "timestep", "iterations",
+                          "iteration", "t", "ddim", "denoising", "decoding", "sampling", "render",
+                          "rendering", "run", "time", "times", "instead", "result", "output",
+                          "version", "mode", "settings", "setting"})
 # Filler words dropped before embedding a phrase or naming an unknown request.
 STOPWORDS = frozenset({
     "a", "an", "the", "please", "can", "could", "would", "will", "you", "u", "i", "me", "my",
@@ -625,11 +685,13 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=8192)
 def phrase_key(phrase: str) -> tuple[str, ...]:
     """The stemmed token tuple used to match a phrase."""
     return tuple(stem(t) for t in tokenize(phrase))
 
 
+@lru_cache(maxsize=1024)
 def concept_of(attribute: str) -> tuple[str, float]:
     """(concept, sign) for an attribute name; unknown names become their own concept."""
     key = " ".join(tokenize(attribute))
@@ -644,7 +706,3 @@ def concept_of(attribute: str) -> tuple[str, float]:
             return concept, 1.0
     return key, 1.0
 
-
-def display_name(concept: str) -> str:
-    """How a reply names a concept."""
-    return concept

@@ -89,6 +89,11 @@ def _judge_device(judge) -> torch.device:
     return torch.device("cpu")
 
 
+def _judge_name(judge) -> Optional[str]:
+    """A judge's display name (None when absent)."""
+    return None if judge is None else str(getattr(judge, "name", "") or type(judge).__name__)
+
+
 @torch.no_grad()
 def _embed(fn, judge, images) -> np.ndarray:
     """Run a judge's image embedding on PIL images; (N, D) float64."""
@@ -318,6 +323,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
         "model": engine.info.name, "image_size": engine.image_size, "faces": faces, "seed": seed,
         "first_seed": HELDOUT_SEED_START + seed, "steps": steps, "strength": 1.0, "attributes": names,
         "identity": "judge" if ident is not None else "oracle", "clip": clip is not None,
+        "judges": {"clip": _judge_name(clip), "identity": _judge_name(ident)},
         "multi_edits": ["+".join(c) for c in combos], "definitions": DEFINITIONS, "seconds": time.time() - started,
         "device": str(engine.device),
     }

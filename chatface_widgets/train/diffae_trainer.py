@@ -146,6 +146,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         state = ck["state"]
         print(f"resumed from {ckpt_path}: step {state['step']}, {state['images']} images, {state['seconds'] / 3600:.2f} h")
     state["runs"] += 1
+    state.setdefault("history", []).append({"from_step": state["step"], "settings": asdict(settings)})
     model.train()
     ema.eval().requires_grad_(False)
     grid, alpha_bar = training_timesteps(settings.step_grids), alpha_bar_table()
@@ -208,12 +209,14 @@ def main(argv=None) -> None:
     parser.add_argument("--export", type=Path, default=None, help="write EMA weights here (.safetensors) at the end")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--x0-cap", type=float, default=TrainSettings.x0_weight_cap,
+                        help="cap on the 1/SNR term of the loss weight (higher: z matters more at noisy steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between checkpoints")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = TrainSettings(seed=args.seed, lr=args.lr)
+    settings = TrainSettings(seed=args.seed, lr=args.lr, x0_weight_cap=args.x0_cap)
     state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export)
     print(json.dumps({k: v for k, v in state.items()}, default=str))
 

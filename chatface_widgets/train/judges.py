@@ -36,6 +36,17 @@ def resize_center_crop(x: torch.Tensor, size: int, mode: str = "bicubic") -> tor
     return x[..., top:top + size, left:left + size]
 
 
+def _is_torchscript(path) -> bool:
+    """Whether ``path`` is a TorchScript zip archive (OpenAI's released CLIP files are)."""
+    import zipfile
+
+    path = Path(str(path))
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(n.endswith("constants.pkl") for n in zf.namelist())
+
+
 class FrozenJudge(nn.Module):
     """A judge that never leaves eval mode and never trains."""
 
@@ -60,10 +71,13 @@ class ClipJudge(FrozenJudge):
 
     @classmethod
     def from_open_clip(cls, name: str = "ViT-B-32", pretrained: str | None = "openai", device="cpu") -> "ClipJudge":
-        """Any open_clip model; ``pretrained`` is a tag ("openai") or a local weights file (offline)."""
+        """Any open_clip model; ``pretrained`` is a tag ("openai"), a weights file, or OpenAI's TorchScript ``ViT-B-32.pt``."""
         import open_clip
 
-        model = open_clip.create_model(name, pretrained=pretrained, device=device)
+        if pretrained and _is_torchscript(pretrained):  # OpenAI's own file: QuickGELU config from its state dict
+            model = open_clip.load_openai_model(str(pretrained), precision="fp32", device=device)
+        else:
+            model = open_clip.create_model(name, pretrained=pretrained, device=device)
         cfg = open_clip.get_model_preprocess_cfg(model)
         size = cfg.get("size", 224)
         size = size[0] if isinstance(size, (tuple, list)) else size

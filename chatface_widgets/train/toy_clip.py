@@ -40,13 +40,13 @@ ATTRIBUTE_PHRASES = {
 NEUTRAL_PROMPT = "a face"
 
 
-def toy_clip_config(vocab_size: int) -> dict:
-    """open_clip CLIP(**cfg) arguments: ViT 48 px / patch 6 / width 128 x 3, text width 128 x 2, embed 64."""
+def toy_clip_config(vocab_size: int, patch_size: int = 6, width: int = 128) -> dict:
+    """open_clip CLIP(**cfg) arguments: ViT on 48 px (3 layers), text transformer (2 layers), embed 64."""
     return {
         "embed_dim": 64,
-        "vision_cfg": {"image_size": IMAGE_SIZE, "patch_size": 6, "width": 128, "layers": 3, "head_width": 32,
+        "vision_cfg": {"image_size": IMAGE_SIZE, "patch_size": patch_size, "width": width, "layers": 3, "head_width": 32,
                        "mlp_ratio": 2.0},
-        "text_cfg": {"context_length": CONTEXT_LENGTH, "vocab_size": vocab_size, "width": 128, "heads": 4,
+        "text_cfg": {"context_length": CONTEXT_LENGTH, "vocab_size": vocab_size, "width": width, "heads": 4,
                      "layers": 2, "mlp_ratio": 2.0},
     }
 
@@ -188,14 +188,15 @@ def load_toy_clip(folder):
 
 
 def train_toy_clip(out: str | Path, minutes: float = 8.0, batch: int = 128, lr: float = 1e-3, seed: int = 0,
-                   eval_images: int = 1000, log_every: int = 20) -> dict:
+                   eval_images: int = 1000, log_every: int = 20, patch_size: int = 6, width: int = 128,
+                   warmup: int = 50) -> dict:
     """Train on fresh training seeds until the time budget is spent, evaluate zero-shot, save."""
     torch.manual_seed(seed)
     tokenizer = CompactTokenizer.from_texts(caption_vocabulary())
-    config = toy_clip_config(tokenizer.vocab_size)
+    config = toy_clip_config(tokenizer.vocab_size, patch_size, width)
     model = build_toy_clip(config).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=(0.9, 0.98))
-    warmup, budget, start = 50, minutes * 60.0, time.time()
+    budget, start = minutes * 60.0, time.time()
     step, next_seed, losses = 0, 1_000_000 + seed * 100_000_000, []
     while time.time() - start < budget:
         frac = (time.time() - start) / budget
@@ -221,7 +222,7 @@ def train_toy_clip(out: str | Path, minutes: float = 8.0, batch: int = 128, lr: 
     heldout = zero_shot_accuracy(model, tokenizer, range(HELDOUT_SEED_START, HELDOUT_SEED_START + eval_images))
     record = {
         "training": {"command": "python -m chatface_widgets.train.toy_clip " + " ".join(sys.argv[1:]),
-                     "steps": step, "batch": batch, "lr": lr, "seed": seed, "seconds": round(train_seconds, 1),
+                     "steps": step, "batch": batch, "lr": lr, "warmup": warmup, "seed": seed, "seconds": round(train_seconds, 1),
                      "images_seen": step * batch, "final_loss": round(float(np.mean(losses[-log_every:])), 4),
                      "threads": torch.get_num_threads()},
         "heldout_zero_shot": {"prompts": {a: f"{NEUTRAL_PROMPT} with {ATTRIBUTE_PHRASES[a]}" for a in ATTRIBUTES},
@@ -238,10 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patch-size", type=int, default=6)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    record = train_toy_clip(args.out, args.minutes, args.batch, args.lr, args.seed)
+    record = train_toy_clip(args.out, args.minutes, args.batch, args.lr, args.seed, patch_size=args.patch_size,
+                            width=args.width, warmup=args.warmup)
     print(json.dumps(record["heldout_zero_shot"], indent=1))
     return 0
 

@@ -21,7 +21,7 @@ class ChatFaceMagics(Magics):
     def chatface(self, line: str = ""):
         """Open a chat-guided face editing panel, display it and return it."""
         args = parse_argstring(self.chatface, line)
-        panel = open_panel(args.photo, model=args.model, llm=args.llm, steps=args.steps)
+        panel = open_panel(unquote(args.photo), model=unquote(args.model), llm=args.llm, steps=args.steps)
         from IPython.display import display
 
         display(panel)
@@ -38,6 +38,13 @@ class ChatFaceMagics(Magics):
             events.unregister("post_run_cell", clear)
 
         events.register("post_run_cell", clear)
+
+
+def unquote(text):
+    """A path argument without the quotes IPython's argument splitter keeps ("my face.jpg")."""
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 def open_panel(photo=None, model=None, llm="rules", steps=None):

@@ -22,6 +22,7 @@ from .loading import default_photo, load_engine, make_interpreter, photo_place
 from .state import PanelState
 
 LOG_LIMIT = 200  # chat lines kept in the log
+ADD_PROMPT = "+ add a slider …"
 PREVIEW_SIZE = 96
 STRIP_SIZE = 96
 ROLE_STYLE = {"user": ("You", "#1a5fb4"), "assistant": ("ChatFace", "#26a269"), "error": ("Error", "#c01c28")}
@@ -36,7 +37,7 @@ class ChatFacePanel:
     """Chat log and input, two-way sliders, steps/SMS, image grid with live preview, undo/redo, save."""
 
     def __init__(self, photo=None, engine=None, interpreter=None, *, steps: Optional[int] = None, sms: bool = True,
-                 sliders: Optional[Sequence[str] | int] = None, strip: bool = False, display_size: int = 192,
+                 sliders: Optional[Sequence[str] | int] = None, strip: bool = False, display_size: int = 160,
                  save_dir: Optional[str | Path] = None):
         note = None
         if engine is None or isinstance(engine, (str, Path)):
@@ -139,18 +140,18 @@ class ChatFacePanel:
         self.send_button = W.Button(description="Send", icon="paper-plane", layout=W.Layout(width="90px"))
         self.send_button.add_class("cf-send")
         chat_box = W.VBox([W.HTML("<b>Chat</b>"), self.chat_view, W.HBox([self.chat_input, self.send_button])],
-                          layout=W.Layout(width="340px", margin="0 12px 0 0"))
+                          layout=W.Layout(width="290px", flex="0 0 auto", margin="0 12px 8px 0"))
 
         self._sliders: dict[str, W.FloatSlider] = {}
         for name in self.state.attributes:
             slider = W.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description=name,
                                    continuous_update=False, readout_format=".2f",
-                                   style={"description_width": "100px"}, layout=W.Layout(width="330px"))
+                                   style={"description_width": "90px"}, layout=W.Layout(width="340px"))
             slider.add_class(f"cf-slider-{css_name(name)}")
             slider.add_class("cf-slider")
             self._sliders[name] = slider
         self.slider_box = W.VBox()
-        self.add_menu = W.Dropdown(options=[("+ add a slider …", None)], value=None, layout=W.Layout(width="330px"))
+        self.add_menu = W.Dropdown(options=[(ADD_PROMPT, "")], value="", layout=W.Layout(width="250px"))
         self.add_menu.add_class("cf-add")
         self.steps_menu = W.Dropdown(options=self._step_options(snap.steps), value=snap.steps, description="steps",
                                      style={"description_width": "40px"}, layout=W.Layout(width="130px"))
@@ -170,13 +171,13 @@ class ChatFacePanel:
         controls = W.VBox([W.HTML("<b>Attributes</b>"), self.slider_box, self.add_menu,
                            W.HBox([self.steps_menu, self.sms_box, self.strip_box]),
                            W.HBox([self.undo_button, self.redo_button, self.reset_button]), self.save_button],
-                          layout=W.Layout(width="350px", margin="0 12px 0 0"))
+                          layout=W.Layout(width="350px", flex="0 0 auto", margin="0 12px 8px 0"))
 
         original = png_bytes(self.face.image, size)
-        self.image_original = W.Image(value=original, format="png", layout=W.Layout(width=f"{size}px"))
+        self.image_original = W.Image(value=original, format="png", layout=_image_layout(size))
         self.image_original.add_class("cf-image-original")
         self.image_edited = W.Image(value=png_bytes(blank(self.face.image.width), size), format="png",
-                                    layout=W.Layout(width=f"{size}px"))
+                                    layout=_image_layout(size))
         self.image_edited.add_class("cf-image-edited")
         self.progress = W.IntProgress(value=0, min=0, max=snap.steps, description="decode",
                                       style={"description_width": "50px"}, layout=W.Layout(width=f"{size}px"))
@@ -184,9 +185,10 @@ class ChatFacePanel:
         self.preview = W.Image(value=png_bytes(blank(self.face.image.width), PREVIEW_SIZE), format="png",
                                layout=W.Layout(width=f"{PREVIEW_SIZE // 2}px"))
         self.preview.add_class("cf-image-preview")
-        grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original]),
+        grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original], layout=W.Layout(margin="0 8px 0 0")),
                        W.VBox([W.HTML("Edited"), self.image_edited])])
-        images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))])
+        images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))],
+                        layout=W.Layout(flex="0 0 auto"))
 
         self.strip_images = [W.Image(value=png_bytes(blank(self.face.image.width), STRIP_SIZE), format="png",
                                      layout=W.Layout(width=f"{STRIP_SIZE}px"))
@@ -202,7 +204,8 @@ class ChatFacePanel:
         self.status_line.add_class("cf-status")
         title = W.HTML(f"<b>ChatFace</b> · model <code>{html.escape(self.engine.info.name)}</code> · "
                        f"{self.engine.image_size} px · {len(self.engine.attributes)} attributes")
-        self.widget = W.VBox([title, W.HBox([chat_box, controls, images]), self.strip_view, self.status_line],
+        columns = W.HBox([chat_box, controls, images], layout=W.Layout(flex_flow="row wrap"))  # wrap, never squeeze
+        self.widget = W.VBox([title, columns, self.strip_view, self.status_line],
                              layout=W.Layout(padding="6px"))
         self.widget.add_class("cf-panel")
         self._render_log()
@@ -221,7 +224,7 @@ class ChatFacePanel:
                            names="value")
         self.chat_input.observe(self._forward(self._on_submit), names="value")
         self.send_button.on_click(self._forward(lambda _: self._on_submit({"new": self.chat_input.value})))
-        self.add_menu.observe(self._forward(lambda change: change["new"] is not None and
+        self.add_menu.observe(self._forward(lambda change: change["new"] and
                                             self.controller.add_attribute(change["new"])), names="value")
         self.steps_menu.observe(self._forward(lambda change: self.controller.set_steps(change["new"])), names="value")
         self.sms_box.observe(self._forward(lambda change: self.controller.set_sms(change["new"])), names="value")
@@ -286,10 +289,10 @@ class ChatFacePanel:
                 self.undo_button.disabled = not snap.can_undo
                 self.redo_button.disabled = not snap.can_redo
                 hidden = [a for a in self.state.attributes if a not in snap.active]
-                options = [("+ add a slider …", None)] + [(a, a) for a in hidden]
+                options = [(ADD_PROMPT, "")] + [(a, a) for a in hidden]
                 if list(self.add_menu.options) != options:
                     self.add_menu.options = options
-                self.add_menu.value = None
+                self.add_menu.value = ""
                 self.add_menu.disabled = not hidden
             finally:
                 self._local.syncing = False
@@ -341,7 +344,13 @@ class ChatFacePanel:
             lines.append('<div style="color:#777">Ask for a change, e.g. "add a big smile", "remove the glasses", '
                          '"a bit more", "undo".</div>')
         self.chat_view.value = ('<div style="display:flex;flex-direction:column-reverse;height:260px;overflow-y:auto;'
-                                'border:1px solid #ccc;padding:4px;font-size:13px">' + "".join(lines) + "</div>")
+                                'box-sizing:border-box;width:100%;border:1px solid #ccc;padding:4px;font-size:13px">'
+                                + "".join(lines) + "</div>")
+
+
+def _image_layout(size: int) -> W.Layout:
+    """A fixed square box for an image (boxes must not shrink it)."""
+    return W.Layout(width=f"{size}px", height=f"{size}px", min_width=f"{size}px", flex="0 0 auto")
 
 
 def _descendants(widget) -> list:

@@ -84,7 +84,10 @@ class PanelState:
 
     def __init__(self, attributes: Iterable[str], active: Optional[Iterable[str]] = None, steps: int = 8,
                  sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
+        from ..sampling import check_steps
+
         self.attributes = tuple(normalize_name(a) for a in attributes)
+        steps = check_steps(steps)
         self.history_limit = int(history_limit)
         self._lock = threading.RLock()
         self._version = 0

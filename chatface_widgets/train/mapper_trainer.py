@@ -1,0 +1,338 @@
+"""Train one ChatFace attribute mapper on a frozen DiffAE with CLIP-direction, identity and preservation losses.
+
+    chatface train-mapper --model toy --attribute "curly hair" --target "a face with curly hair" --source "a face"
+
+Per face the pool caches (x0, z = Enc(x0), x_T = DDIM-invert(x0 | z), D(z0), E_I(D(z0)), ID(D(z0)))
+once. Each iteration draws a batch, computes ``z_edit = z + M(z)`` (ChatFace Eq. 5 at strength 1),
+decodes ``D(z_edit)`` with SMS (T = 8, s = 1) through checkpointed steps, and steps Ranger on
+``λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir``.
+
+Two choices beyond the issue's recipe, both to make "Ranger, lr 0.2" behave as it does in
+StyleCLIP's mapper code, where ChatFace's mapper comes from:
+
+* the mapper's linear layers train through an equalised-learning-rate view (StyleGAN's
+  ``EqualLinear``, ``lr_mul`` 0.01): stored weights are scaled by ``lr_mul/√fan_in`` in the forward
+  pass, so lr 0.2 moves effective weights by about ``0.2·lr_mul/√fan_in`` per Adam step; the saved
+  mapper is a plain :class:`MLPMapper` with the effective weights;
+* pytorch-optimizer 4.1's ``Ranger`` with its default ``degenerated_to_sgd=False`` steps *up* the
+  gradient for the first five (unrectified) steps; we pass ``degenerated_to_sgd=True``, which is
+  the original Ranger's momentum-SGD warm phase, and clip the gradient norm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from .. import sampling
+from ..editing import normalize_name
+from ..models.mapper import MLPMapper, save_mapper
+from .losses import LossWeights, mapper_loss, text_direction
+
+DECODE_STEPS = 8  # T of the SMS decoder while training (ChatFace: 8)
+TRAIN_SEED_BASE = 700_000_000  # toy training faces come from seeds [base + 10^6·seed, …), below HELDOUT_SEED_START
+
+
+def mapper_file_name(attribute: str) -> str:
+    """Registry file stem of an attribute: 'Curly hair' → 'curly_hair'."""
+    return normalize_name(attribute).replace(" ", "_")
+
+
+# --- the face pool -------------------------------------------------------------------------------
+
+@dataclass
+class FacePool:
+    """Faces encoded once: inputs, codes, reconstructions and the judges' view of the reconstructions."""
+
+    x0: torch.Tensor  # (N, 3, H, W) input images in [-1, 1]
+    z: torch.Tensor  # (N, D) semantic codes Enc(x0)
+    x_T: torch.Tensor  # (N, 3, H, W) noise codes from T-step DDIM inversion
+    x_rec: torch.Tensor  # (N, 3, H, W) D(z0): the T-step reconstruction
+    clip_rec: torch.Tensor  # (N, E) E_I(D(z0))
+    id_rec: torch.Tensor  # (N, F) ID(D(z0))
+
+    def __len__(self) -> int:
+        return self.x0.shape[0]
+
+    def batch(self, idx: torch.Tensor) -> "FacePool":
+        return FacePool(*(t[idx] for t in (self.x0, self.z, self.x_T, self.x_rec, self.clip_rec, self.id_rec)))
+
+
+@torch.no_grad()
+def encode_pool(engine, images: torch.Tensor, judges, steps: int = DECODE_STEPS, chunk: int = 16,
+                progress: bool = False) -> FacePool:
+    """Encode z and x_T for every image and cache D(z0) with its CLIP and identity embeddings."""
+    from tqdm.auto import tqdm
+
+    clip, ident = judges
+    parts = []
+    for i in tqdm(range(0, images.shape[0], chunk), desc="encoding faces", disable=not progress):
+        x0 = images[i:i + chunk].to(engine.device)
+        z = engine.model.encode(x0)
+        x_T = sampling.encode_stochastic(engine.model, x0, z, steps)
+        x_rec = sampling.decode(engine.model, x_T, z, steps)
+        parts.append((x0, z, x_T, x_rec, clip.encode_image(x_rec), ident.embed(x_rec)))
+    return FacePool(*(torch.cat(p) for p in zip(*parts)))
+
+
+def toy_training_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """n rendered toy faces from training seeds (below HELDOUT_SEED_START), in [-1, 1]."""
+    from ..toy import HELDOUT_SEED_START, render_batch
+
+    start = TRAIN_SEED_BASE + 1_000_000 * seed
+    assert start + n < HELDOUT_SEED_START
+    images, _ = render_batch(range(start, start + n), size)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def folder_images(folder, size: int, limit: Optional[int] = None) -> torch.Tensor:
+    """Aligned face images from a folder (png/jpg/webp, sorted), centre-squared to ``size``, in [-1, 1]."""
+    from ..photo import center_square, load_photo, to_tensor
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+    if limit:
+        paths = paths[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no images in {folder}")
+    return torch.cat([to_tensor(center_square(load_photo(p), size)) for p in paths])
+
+
+# --- the mapper under training -------------------------------------------------------------------
+
+class _Scale(nn.Module):
+    """Parametrization w = scale·stored (StyleGAN's equalised learning rate)."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, stored: torch.Tensor) -> torch.Tensor:
+        return stored * self.scale
+
+    def right_inverse(self, value: torch.Tensor) -> torch.Tensor:
+        return value / self.scale
+
+
+def equalize_lr(mapper: MLPMapper, lr_mul: float) -> MLPMapper:
+    """Train every Linear through w = (lr_mul/√fan_in)·stored, b = lr_mul·stored (effective weights unchanged)."""
+    if lr_mul == 1.0:
+        return mapper
+    for layer in mapper.modules():
+        if isinstance(layer, nn.Linear):
+            parametrize.register_parametrization(layer, "weight", _Scale(lr_mul / math.sqrt(layer.in_features)))
+            parametrize.register_parametrization(layer, "bias", _Scale(lr_mul))
+    return mapper
+
+
+def plain_mapper(mapper: MLPMapper) -> MLPMapper:
+    """A copy of the mapper with the effective weights stored directly (what the registry loads)."""
+    out = copy.deepcopy(mapper).cpu()
+    for layer in out.modules():
+        if isinstance(layer, nn.Linear) and parametrize.is_parametrized(layer):
+            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+            parametrize.remove_parametrizations(layer, "bias", leave_parametrized=True)
+    return out.eval()
+
+
+def make_optimizer(params, lr: float):
+    """The paper's optimizer: Ranger (RAdam + Lookahead, pytorch-optimizer), momentum-SGD warm phase."""
+    from pytorch_optimizer import Ranger
+
+    return Ranger(params, lr=lr, degenerated_to_sgd=True)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+def _summary(history: list[dict], last: int = 20) -> dict:
+    """Mean of each loss over the last ``last`` iterations."""
+    tail = history[-last:]
+    return {k: round(sum(h[k] for h in tail) / len(tail), 5) for k in ("total", "pre", "id", "dir")} if tail else {}
+
+
+def train_mapper(engine, attribute: str, target, source, iters: int, judges, out_dir, synonyms: Sequence[str] = (),
+                 batch: int = 8, lr: float = 0.2, seed: int = 0, resume: bool = True, progress: bool = True, *,
+                 images: Optional[torch.Tensor] = None, pool_size: int = 64, pool: Optional[FacePool] = None,
+                 steps: int = DECODE_STEPS, weights: LossWeights = LossWeights(), lr_mul: float = 0.01,
+                 grad_clip: float = 1.0, checkpoint_dir=None, checkpoint_every: int = 50, amp: bool = False,
+                 grad_checkpoint: bool = True) -> dict:
+    """Train (or resume) the mapper for one attribute; write it into ``out_dir``; return history and card.
+
+    ``judges`` is ``(ClipJudge, IdentityJudge)``. Faces: ``pool`` if given, else ``images``
+    (N, 3, H, W) in [-1, 1], else ``pool_size`` rendered toy faces (built-in world only).
+    The checkpoint (``checkpoint_dir``, default ``out_dir/.checkpoints``) keeps mapper, optimizer,
+    sampler state and history, so a resumed run reproduces an uninterrupted one. ``grad_checkpoint``
+    recomputes each decoder step in the backward pass (memory O(1) in T instead of O(T), about 1.3x the time).
+    """
+    targets = [target] if isinstance(target, str) else list(target)
+    sources = [source] if isinstance(source, str) else list(source)
+    name = mapper_file_name(attribute)
+    out_dir = Path(out_dir)
+    ckpt_path = Path(checkpoint_dir or out_dir / ".checkpoints") / f"{name}.pt"
+    device = engine.device
+    clip, ident = (j.to(device) for j in judges)
+    recipe = {"attribute": attribute, "target": targets, "source": sources, "batch": batch, "lr": lr, "seed": seed,
+              "lr_mul": lr_mul, "steps": steps, "model": engine.info.name, "weights": weights.to_json()}
+
+    if pool is None:
+        if images is None:
+            if engine.info.align:
+                raise ValueError("real-photo models need training faces: pass images= (a folder of aligned faces)")
+            images = toy_training_images(pool_size, engine.image_size, seed)
+        pool = encode_pool(engine, images, (clip, ident), steps, progress=progress)
+    text_dir = text_direction(clip, targets, sources).to(device)
+
+    torch.manual_seed(seed)
+    mapper = equalize_lr(MLPMapper(pool.z.shape[1], name=attribute), lr_mul).to(device).train()
+    opt = make_optimizer(mapper.parameters(), lr)
+    sampler = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    start = 0
+    if resume and ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if state["recipe"] != recipe:
+            raise ValueError(f"{ckpt_path} was trained with {state['recipe']}, not {recipe}; pass resume=False")
+        mapper.load_state_dict(state["mapper"])
+        opt.load_state_dict(state["optimizer"])
+        sampler.set_state(state["sampler"])
+        history, start = state["history"], state["iteration"]
+
+    def save_checkpoint(iteration: int) -> None:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"recipe": recipe, "iteration": iteration, "mapper": mapper.state_dict(), "history": history,
+                    "optimizer": opt.state_dict(), "sampler": sampler.get_state()}, tmp)
+        tmp.replace(ckpt_path)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(start, iters), initial=start, total=max(iters, start), desc=name, disable=not progress)
+    params = list(mapper.parameters())
+    for it in bar:
+        t0 = time.perf_counter()
+        b = pool.batch(torch.randint(len(pool), (batch,), generator=sampler).to(device))
+        delta = mapper(b.z)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=b.z + delta,
+                                                            checkpoint=grad_checkpoint)
+        x_edit = x_edit.float()
+        loss, parts = mapper_loss(b.x0, x_edit, delta, b.id_rec, ident.embed(x_edit), b.clip_rec,
+                                  clip.encode_image(x_edit), text_dir, weights)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float("inf"))
+        opt.step()
+        history.append({"iteration": it + 1, **{k: round(v, 6) for k, v in parts.items()},
+                        "delta_z": round(delta.detach().norm(dim=-1).mean().item(), 6),
+                        "grad_norm": round(float(grad_norm), 6), "seconds": round(time.perf_counter() - t0, 4)})
+        bar.set_postfix(pre=f"{parts['pre']:.3f}", id=f"{parts['id']:.3f}", dir=f"{parts['dir']:.3f}")
+        if checkpoint_every and (it + 1) % checkpoint_every == 0:
+            save_checkpoint(it + 1)
+    done = max(iters, start)
+    save_checkpoint(done)
+
+    times = [h["seconds"] for h in history[1:]] or [h["seconds"] for h in history]
+    card = {
+        "attribute": normalize_name(attribute),
+        "synonyms": list(synonyms),
+        "prompts": {"target": targets, "source": sources},
+        "losses": {"weights": weights.to_json(), "first": {k: history[0][k] for k in ("total", "pre", "id", "dir")} if history else {},
+                   "final_mean_last_20": _summary(history)},
+        "iterations": done,
+        "model": {"name": engine.info.name, "file": Path(str(engine.info.path)).name, "z_channels": pool.z.shape[1],
+                  "image_size": int(pool.x0.shape[-1])},
+        "judges": {"clip": getattr(clip, "name", ""), "identity": getattr(ident, "name", "")},
+        "training": {"optimizer": "Ranger (pytorch-optimizer, degenerated_to_sgd=True)", "lr": lr, "lr_mul": lr_mul,
+                     "grad_clip": grad_clip, "batch": batch, "pool_size": len(pool), "seed": seed,
+                     "decode": {"steps": steps, "sms": True, "strength": 1.0, "checkpointed": grad_checkpoint},
+                     "seconds_per_iteration": round(sum(times) / max(1, len(times)), 4) if times else None,
+                     "device": str(device)},
+    }
+    path = save_mapper(plain_mapper(mapper), out_dir / f"{name}.safetensors", card)
+    return {"history": history, "path": str(path), "card": card, "checkpoint": str(ckpt_path)}
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chatface train-mapper", description="Train one ChatFace text-driven attribute mapper.")
+    p.add_argument("--model", default="toy", help="toy, ffhq256, ffhq128 or a DiffAE checkpoint path")
+    p.add_argument("--attribute", required=True, help="registry name, e.g. 'curly hair'")
+    p.add_argument("--target", nargs="+", required=True, help="target prompt(s), e.g. 'a face with curly hair'")
+    p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
+    p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
+    p.add_argument("--iters", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--lr-mul", type=float, default=0.01, help="equalised-lr multiplier of the mapper's layers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", help="folder of aligned training faces (required for real models)")
+    p.add_argument("--pool-size", type=int, default=64, help="faces encoded up front")
+    p.add_argument("--judges", help="folder with the toy judges (clip.*, identity.*); default: the toy model's folder")
+    p.add_argument("--clip-model", default="ViT-B-32", help="open_clip model name (real models)")
+    p.add_argument("--clip-pretrained", default="openai", help="open_clip pretrained tag or local weights file")
+    p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
+    p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
+    p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
+    p.add_argument("--checkpoint-every", type=int, default=50)
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--device")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast for the decoder (GPU)")
+    p.add_argument("--no-grad-checkpoint", action="store_true",
+                   help="keep every decoder step's activations (faster; fine for small models)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def load_judges_for(engine, args):
+    """Toy judges for the built-in model, else open_clip + IR-SE50 from the given files."""
+    from .judges import ClipJudge, IdentityJudge, load_toy_judges
+
+    if args.judges or engine.info.name == "toy":
+        return load_toy_judges(args.judges or Path(engine.info.path).parent)
+    from ..weights import MissingWeightsError, resolve
+
+    id_weights, pretrained = args.id_weights, args.clip_pretrained
+    if not id_weights:
+        id_weights = resolve("ir_se50")  # the weights cache; its error says where to get the file
+    if pretrained == "openai" and args.clip_model == "ViT-B-32":
+        try:  # prefer the cached OpenAI file over a download
+            pretrained = str(resolve("clip_vit_b32_openai"))
+        except MissingWeightsError:
+            pass
+    return (ClipJudge.from_open_clip(args.clip_model, pretrained, device=engine.device),
+            IdentityJudge.from_irse50(id_weights, device=engine.device))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from ..engine import Engine
+
+    engine = Engine.load(args.model, device=args.device)
+    judges = load_judges_for(engine, args)
+    images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
+    out = Path(args.out) if args.out else Path(engine.info.path).parent / "mappers"
+    result = train_mapper(engine, args.attribute, args.target, args.source, args.iters, judges, out, args.synonyms,
+                          batch=args.batch, lr=args.lr, seed=args.seed, resume=not args.no_resume,
+                          progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=args.lr_mul,
+                          checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
+                          grad_checkpoint=not args.no_grad_checkpoint)
+    print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
+                      "losses": result["card"]["losses"]["final_mean_last_20"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

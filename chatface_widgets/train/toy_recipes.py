@@ -1,0 +1,111 @@
+"""The built-in model's eight mapper recipes (prompts + chat synonyms) and one call that trains them all.
+
+Target prompts use the toy captions' own wording (the toy CLIP knows only those words); the
+synonyms go on each mapper's card for chat routing, in the manner of ChatFace's Table 4.
+
+    python -m chatface_widgets.train.toy_recipes --iters 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+
+@dataclass(frozen=True)
+class MapperRecipe:
+    """What one mapper is trained for: its registry name, CLIP prompts and chat synonyms."""
+
+    attribute: str
+    target: str
+    source: str = "a face"
+    synonyms: tuple[str, ...] = ()
+
+
+TOY_RECIPES: tuple[MapperRecipe, ...] = (
+    MapperRecipe("smile", "a face with a smile", synonyms=("smiling", "happy", "grin")),
+    MapperRecipe("eyeglasses", "a face with eyeglasses", synonyms=("glasses", "spectacles", "specs")),
+    MapperRecipe("red lipstick", "a face with red lipstick", synonyms=("lipstick", "red lips")),
+    MapperRecipe("curly hair", "a face with curly hair", synonyms=("curls", "curly")),
+    MapperRecipe("gray hair", "a face with gray hair", synonyms=("grey hair", "silver hair", "white hair")),
+    MapperRecipe("beard", "a face with a beard", synonyms=("bearded", "facial hair")),
+    MapperRecipe("blue eyes", "a face with blue eyes", synonyms=("blue-eyed", "blue eye")),
+    MapperRecipe("pale skin", "a face with pale skin", synonyms=("fair skin", "light skin", "pale")),
+)
+
+
+def recipes_from(spec: str) -> list[MapperRecipe]:
+    """'toy' → TOY_RECIPES; else a JSON file holding a list of {attribute, target, source?, synonyms?}."""
+    if spec == "toy":
+        return list(TOY_RECIPES)
+    items = json.loads(Path(spec).read_text())
+    return [MapperRecipe(d["attribute"], d["target"], d.get("source", "a face"), tuple(d.get("synonyms", ()))) for d in items]
+
+
+def select(recipes: Sequence[MapperRecipe], only: Optional[Sequence[str]]) -> list[MapperRecipe]:
+    """Recipes whose attribute is in ``only`` (all when None); unknown names raise KeyError."""
+    if not only:
+        return list(recipes)
+    known = {r.attribute: r for r in recipes}
+    missing = [a for a in only if a not in known]
+    if missing:
+        raise KeyError(f"no recipe for {missing}; known: {sorted(known)}")
+    return [known[a] for a in only]
+
+
+def train_all_toy_mappers(iters: int, out_dir=None, judges_dir=None, only: Optional[Sequence[str]] = None,
+                          pool_size: int = 128, batch: int = 8, seed: int = 0, progress: bool = True,
+                          checkpoint_dir=None, device: Optional[str] = None, lr_mul: float = 0.01,
+                          grad_checkpoint: bool = False) -> list[dict]:
+    """Train the eight built-in mappers one after another into ``weights/toy/mappers`` (resumable).
+
+    Gradient checkpointing is off by default here: the 48 px toy decoder's eight steps of
+    activations fit in about 2 GB at batch 8, and recomputing them costs a third more time.
+    """
+    from ..engine import PACKAGE_DIR, Engine
+    from .judges import load_toy_judges
+    from .mapper_trainer import encode_pool, toy_training_images, train_mapper
+
+    engine = Engine.load("toy", device=device)
+    folder = Path(engine.info.path).parent
+    judges = load_toy_judges(judges_dir or folder)
+    judges = tuple(j.to(engine.device) for j in judges)
+    out_dir = Path(out_dir or folder / "mappers")
+    checkpoint_dir = Path(checkpoint_dir or PACKAGE_DIR.parent / "runs" / "mapper_checkpoints" / "toy")
+    pool = encode_pool(engine, toy_training_images(pool_size, engine.image_size, seed), judges, progress=progress)
+    results = []
+    for r in select(TOY_RECIPES, only):
+        res = train_mapper(engine, r.attribute, r.target, r.source, iters, judges, out_dir, r.synonyms, batch=batch,
+                           seed=seed, progress=progress, pool=pool, checkpoint_dir=checkpoint_dir, lr_mul=lr_mul,
+                           grad_checkpoint=grad_checkpoint)
+        results.append({"recipe": asdict(r), "path": res["path"], "losses": res["card"]["losses"]})
+    return results
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description="Train all eight built-in (toy) mappers.")
+    p.add_argument("--iters", type=int, default=300)
+    p.add_argument("--only", nargs="*", help="attribute names to train (default: all eight)")
+    p.add_argument("--out")
+    p.add_argument("--pool-size", type=int, default=128)
+    p.add_argument("--lr-mul", type=float, default=0.01)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = train_all_toy_mappers(args.iters, args.out, only=args.only, pool_size=args.pool_size, batch=args.batch,
+                                    progress=not args.quiet, device=args.device, lr_mul=args.lr_mul)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""ChatFace mapper losses: values on hand-made inputs, gradients, and the judges' contracts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from chatface_widgets.train.losses import (LossWeights, directional_loss, identity_loss, mapper_loss,
+                                           preservation_loss, text_direction, unit)
+
+
+def test_preservation_is_l1_plus_latent_norm():
+    x0 = torch.zeros(2, 3, 4, 4)
+    x_edit = torch.full((2, 3, 4, 4), 0.5)
+    dz = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    assert preservation_loss(x0, x_edit, dz).item() == pytest.approx(0.5 + (5.0 + 0.0) / 2)
+
+
+def test_identity_loss_is_one_minus_cosine():
+    a = F.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), dim=-1)
+    b = F.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    assert identity_loss(a, b).item() == pytest.approx((0.0 + 1.0) / 2)
+
+
+def test_directional_loss_parallel_orthogonal_opposite():
+    rec = torch.tensor([[1.0, 0.0, 0.0]])
+    text_dir = unit(torch.tensor([0.0, 1.0, 0.0]))
+    along, sideways, against = torch.tensor([[1.0, 1.0, 0.0]]), torch.tensor([[1.0, 0.0, 1.0]]), torch.tensor([[1.0, -1.0, 0.0]])
+    assert directional_loss(rec, along, text_dir).item() == pytest.approx(0.0, abs=1e-6)
+    assert directional_loss(rec, sideways, text_dir).item() == pytest.approx(1.0, abs=1e-6)
+    assert directional_loss(rec, against, text_dir).item() == pytest.approx(2.0, abs=1e-6)
+
+
+def test_directional_loss_is_finite_when_the_image_does_not_change():
+    rec = F.normalize(torch.randn(2, 8), dim=-1)
+    edit = rec.clone().requires_grad_(True)
+    loss = directional_loss(rec, edit, unit(torch.randn(8)))
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)
+    assert torch.isfinite(edit.grad).all()
+
+
+def test_total_uses_paper_weights_and_reports_parts():
+    torch.manual_seed(0)
+    x0, x_edit = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    dz = torch.randn(2, 4)
+    ids = [F.normalize(torch.randn(2, 5), dim=-1) for _ in range(2)]
+    clips = [F.normalize(torch.randn(2, 6), dim=-1) for _ in range(2)]
+    tdir = unit(torch.randn(6))
+    total, parts = mapper_loss(x0, x_edit, dz, ids[0], ids[1], clips[0], clips[1], tdir)
+    w = LossWeights()
+    assert (w.pre, w.id, w.dir) == (0.2, 0.5, 2.0)
+    assert total.item() == pytest.approx(0.2 * parts["pre"] + 0.5 * parts["id"] + 2.0 * parts["dir"], rel=1e-6)
+    assert set(parts) == {"total", "pre", "id", "dir"}
+
+
+def test_text_direction_with_tiny_clip_is_unit_and_prompt_sensitive():
+    from chatface_widgets.train.judges import tiny_random_judges
+
+    clip, _ = tiny_random_judges()
+    d1 = text_direction(clip, "a face with a smile", "a face")
+    d2 = text_direction(clip, ["a face with eyeglasses"], ["a face"])
+    assert d1.norm().item() == pytest.approx(1.0, abs=1e-5)
+    assert not torch.allclose(d1, d2)
+
+
+def test_judges_return_unit_embeddings_and_pass_gradients():
+    from chatface_widgets.train.judges import tiny_random_judges
+
+    clip, ident = tiny_random_judges(image_size=32)
+    x = (torch.rand(3, 3, 48, 48) * 2 - 1).requires_grad_(True)  # any size: judges resize
+    e_img, e_id = clip.encode_image(x), ident.embed(x)
+    assert torch.allclose(e_img.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert torch.allclose(e_id.norm(dim=-1), torch.ones(3), atol=1e-5)
+    (e_img.sum() + e_id.sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in clip.parameters()) and not any(p.requires_grad for p in ident.parameters())
+    clip.train()
+    assert not clip.training and not clip.model.training
+
+
+def test_clip_preprocessing_matches_clip_recipe():
+    from chatface_widgets.train.judges import ClipJudge, resize_center_crop, tiny_random_judges
+
+    clip, _ = tiny_random_judges(image_size=32)
+    x = torch.zeros(1, 3, 64, 64)  # mid-grey in [-1, 1] is 0.5 in [0, 1]
+    out = clip.preprocess(x)
+    assert out.shape == (1, 3, 32, 32)
+    expected = (0.5 - clip.mean) / clip.std
+    assert torch.allclose(out, expected.expand_as(out), atol=1e-5)
+    wide = torch.rand(1, 3, 40, 80)
+    assert resize_center_crop(wide, 20).shape == (1, 3, 20, 20)
+
+
+def test_toy_judges_load_if_shipped():
+    from chatface_widgets.engine import PACKAGE_DIR
+    from chatface_widgets.train.judges import load_toy_judges
+
+    folder = PACKAGE_DIR.parent / "weights" / "toy"
+    if not (folder / "clip.json").is_file() or not (folder / "identity.json").is_file():
+        pytest.skip("toy judges not trained yet")
+    clip, ident = load_toy_judges(folder)
+    x = torch.zeros(2, 3, 48, 48)
+    assert clip.encode_image(x).shape[0] == 2 and ident.embed(x).shape[0] == 2
+    t = clip.encode_text(["a face", "a face with eyeglasses"])
+    assert math.isclose(t[0].norm().item(), 1.0, abs_tol=1e-5)
