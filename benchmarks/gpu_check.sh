@@ -47,7 +47,7 @@ run() {  # run TIMEOUT_S ARGS...: one benchmark line, or an error line naming th
         echo "$line" | tee -a "$LOG"
     else
         local why; why=$(tail -3 "$OUT/last_err.txt" | tr '"\n\\' "'  ")
-        echo "{\"error\": \"$*\", \"rc_or_timeout_s\": $limit, \"stderr\": \"$why\"}" | tee -a "$LOG"
+        echo "{\"error\": \"$*\", \"timeout_s\": $limit, \"stderr\": \"$why\"}" | tee -a "$LOG"
     fi
 }
 

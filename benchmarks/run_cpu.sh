@@ -30,6 +30,7 @@ bench open --arch toy --steps 8 --repeat 5 --baseline
 # ffhq128 at T = 8, batch 1: auto against float32, then the options one by one.
 bench render --arch ffhq128 --steps 8 --repeat 2 --baseline
 bench render --arch ffhq128 --steps 8 --repeat 2 --baseline --mode off --opt channels_last=1
+bench render --arch ffhq128 --steps 8 --repeat 2 --baseline --mode cpu-fast
 bench render --arch ffhq128 --steps 8 --repeat 2 --baseline --mode off --opt channels_last=1 --opt autocast=bf16
 bench open --arch ffhq128 --steps 8 --repeat 2 --baseline
 if [ -n "${FULL:-}" ]; then

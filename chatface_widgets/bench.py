@@ -74,13 +74,13 @@ def _stored_weights(arch: str) -> Path | None:
     return None
 
 
-def build_model(arch: str, seed: int = 0) -> tuple[DiffAE, str]:
-    """(eval float32 model, weights description): stored weights when present, else random."""
+def build_model(arch: str, seed: int = 0, random_weights: bool = False) -> tuple[DiffAE, str]:
+    """(eval float32 model, weights description): stored weights when present (unless asked not to), else random."""
     if arch == "tiny":
         from .testing.tiny import tiny_model
 
         return tiny_model(seed), "random (tiny_model)"
-    path = _stored_weights(arch)
+    path = None if random_weights else _stored_weights(arch)
     if path is not None:
         from .models.diffae import load_diffae
 
@@ -138,6 +138,7 @@ def warmup_job(accel: speed.Accelerator, inputs: dict, baseline: bool) -> Callab
         with torch.no_grad():
             accel(x, t, z)
             accel(x[:1], t[:1], z[:1])
+            accel.encode(inputs["x0"])
             if baseline:
                 accel.baseline(x, t, z)
     return run
@@ -156,7 +157,7 @@ def _best(samples: list) -> float | None:
 
 def measure(fast: Callable, base: Callable | None, repeat: int, device: torch.device, warmup: Callable) -> dict:
     """Warm up (one network call each: compiles, traces), alternate the paths ``repeat`` times; best times, diff."""
-    first_ms, _, _ = time_call(warmup, device)
+    warmup_ms, _, _ = time_call(warmup, device)
     walls, cpus, base_walls, base_cpus = [], [], [], []
     ref = None
     for _ in range(repeat):
@@ -167,7 +168,7 @@ def measure(fast: Callable, base: Callable | None, repeat: int, device: torch.de
             wall, cpu, ref = time_call(base, device)
             base_walls.append(wall)
             base_cpus.append(cpu)
-    result = {"ms_first": round(first_ms, 2), "ms": _best(walls), "ms_baseline": _best(base_walls),
+    result = {"ms_warmup": round(warmup_ms, 2), "ms": _best(walls), "ms_baseline": _best(base_walls),
               "cpu_ms": _best(cpus), "cpu_ms_baseline": _best(base_cpus), "max_abs_diff": None}
     if ref is not None:
         result["max_abs_diff"] = float((out.float() - ref.float()).abs().max())
@@ -179,12 +180,13 @@ def _speedup(base, fast):
 
 
 def run_benchmark(kind: str, arch: str, steps: int = 8, repeat: int = 3, batch: int = 1, device: str = "cpu",
-                  baseline: bool = False, mode: str = "auto", overrides: dict | None = None, seed: int = 0) -> dict:
+                  baseline: bool = False, mode: str = "auto", overrides: dict | None = None, seed: int = 0,
+                  random_weights: bool = False) -> dict:
     """Build the model and inputs, time ``kind`` ('render' or 'open') and return the JSON record."""
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    model, weights = build_model(arch, seed)
+    model, weights = build_model(arch, seed, random_weights)
     model = model.to(dev).eval().requires_grad_(False)
     inputs = make_inputs(model, batch, dev, seed)
     t0 = time.perf_counter()
@@ -195,14 +197,15 @@ def run_benchmark(kind: str, arch: str, steps: int = 8, repeat: int = 3, batch: 
         base = render_job(accel.baseline, inputs, steps) if baseline else None
     else:
         fast = open_job(accel, accel.encode, inputs, steps)
-        base = open_job(accel.baseline, model.encode, inputs, steps) if baseline else None
+        base = open_job(accel.baseline, accel.baseline_encode, inputs, steps) if baseline else None
     m = measure(fast, base, repeat, dev, warmup_job(accel, inputs, baseline))
     return {
         "bench": kind, "arch": arch, "device": str(dev), "steps": steps, "batch": batch if kind == "render" else 1,
         f"ms_{kind}": m["ms"], "ms_baseline": m["ms_baseline"], "speedup": _speedup(m["ms_baseline"], m["ms"]),
         "max_abs_diff": m["max_abs_diff"], "peak_mem_mb": round(peak_mem_mb(dev), 1),
-        "cpu_ms": m["cpu_ms"], "cpu_ms_baseline": m["cpu_ms_baseline"], "cpu_speedup": _speedup(m["cpu_ms_baseline"], m["cpu_ms"]),
-        "ms_first": m["ms_first"], "ms_prepare": round(prepare_ms, 1), "mode": mode, "options": accel.name,
+        "cpu_ms": m["cpu_ms"], "cpu_ms_baseline": m["cpu_ms_baseline"],
+        "cpu_speedup": _speedup(m["cpu_ms_baseline"], m["cpu_ms"]),
+        "ms_warmup": m["ms_warmup"], "ms_prepare": round(prepare_ms, 1), "mode": mode, "options": accel.name,
         "repeat": repeat, "threads": torch.get_num_threads(), "weights": weights, "torch": torch.__version__,
         "machine": machine_name(dev),
     }
@@ -249,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one SpeedOptions field, e.g. --opt autocast=bf16 --opt compile=default")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before running")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-weights", action="store_true", help="ignore stored checkpoints (toy, ffhq*)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (otherwise key: value lines)")
     return parser
 
@@ -258,7 +262,8 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     record = run_benchmark(args.kind, args.arch, sampling.check_steps(args.steps), args.repeat, args.batch, args.device,
-                           args.baseline, args.mode, dict(map(_parse_override, args.opt)), args.seed)
+                           args.baseline, args.mode, dict(map(_parse_override, args.opt)), args.seed,
+                           args.random_weights)
     if args.json:
         print(json.dumps(record), flush=True)
     else:

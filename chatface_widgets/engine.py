@@ -30,6 +30,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Official models known to the weights registry; resolved lazily through chatface_widgets.weights.
 OFFICIAL_ALIASES = {"ffhq256": "ffhq256_autoenc", "ffhq256_autoenc": "ffhq256_autoenc",
                     "ffhq128": "ffhq128_autoenc_130M", "ffhq128_autoenc_130M": "ffhq128_autoenc_130M"}
+# DiffAE's latent attribute classifier for each official model: 40 CelebA attributes as directions.
+CLASSIFIER_FOR = {"ffhq256_autoenc": "ffhq256_autoenc_cls", "ffhq128_autoenc_130M": "ffhq128_autoenc_cls"}
 
 
 def builtin_dir(name: str = "toy") -> Path:
@@ -112,6 +114,8 @@ class Engine:
         folder = path.parent
         registry = AttributeRegistry.from_folder(Path(mappers) if mappers else folder / "mappers", model.config.z_channels)
         _add_stored_directions(registry, folder, model.config.z_channels)
+        if str(name_or_path) in OFFICIAL_ALIASES:
+            _add_classifier_directions(registry, OFFICIAL_ALIASES[str(name_or_path)])
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
@@ -141,7 +145,7 @@ class Engine:
             image = center_square(original, self.image_size)
         x0 = to_tensor(image).to(self.device)
         with self._lock:
-            z = self.model.encode(x0)
+            z = self.speed.encode(x0)
         return Face(self, original, image, x0, z, aligned)
 
     def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -167,6 +171,23 @@ def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels
             raise ValueError(f"{path}: direction {name!r} has size {vec.numel()}, model z has {z_channels}")
         directions[name] = LinearDirection(vec, name=name, amplitude=float(entry["amplitude"]))
     registry.add_directions(directions, {n: e.get("synonyms", ()) for n, e in card["directions"].items()})
+
+
+def _add_classifier_directions(registry: AttributeRegistry, model_name: str) -> None:
+    """Add the 40 latent-classifier directions of an official model; warn (with the command) when absent."""
+    import warnings
+
+    from .weights import MissingWeightsError, resolve
+
+    try:
+        path = resolve(CLASSIFIER_FOR[model_name])
+    except MissingWeightsError as exc:
+        warnings.warn(f"no attribute classifier for {model_name}, so only trained mappers are editable.\n{exc}",
+                      stacklevel=3)
+        return
+    from .models.latent_classifier import load_latent_classifier
+
+    registry.add_directions(load_latent_classifier(path).directions())
 
 
 class Face:

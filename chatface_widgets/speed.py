@@ -5,8 +5,9 @@
 
 Each optimisation is one field of :class:`SpeedOptions`. ``mode`` picks a preset; keyword
 overrides switch single options on or off (``prepare(m, "cuda", "gpu-fast", compile=None)``).
-The plain model is never modified: options that change weights work on a private copy.
-Measurements behind the presets are in ``BENCHMARKS.md``.
+``prepare`` never modifies the model: options that change weights work on a private copy (the
+Engine shares its weights instead, to save memory). Inference only: the fast path runs without
+gradients. Measurements behind the presets are in ``BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ class SpeedOptions:
 
     channels_last: bool = False  # NHWC weights and activations (oneDNN and cuDNN prefer them)
     autocast: Optional[str] = None  # "bf16" / "fp16": reduced-precision UNet (GroupNorm stays fp32)
-    # Reduced precision (autocast, implicit_bf16) only for decoding steps at t ≤ this (None: every call). An ε error reaches x̂0 scaled
-    # by √(1/ā_t − 1): 47 at t = 875, 0.43 at t = 125, 0.01 at t = 0, so late decoding steps tolerate
-    # bf16. Inversion runs the other way (its t = 0 error is amplified into x_T) and stays float32.
+    # Reduced precision (autocast, implicit_bf16) only for decoding steps at t ≤ this; None: every call.
+    # An ε error reaches x̂0 scaled by √(1/ā_t − 1): 47 at t = 875, 0.43 at t = 125, 0.01 at t = 0,
+    # so late decoding steps tolerate bf16. Inversion runs the other way (its t = 0 error is
+    # amplified into x_T) and stays float32.
     reduced_max_t: Optional[int] = None
     implicit_bf16: bool = False  # CPU: oneDNN rounds fp32 conv/matmul inputs to bf16 (AMX), fp32 accumulation
     tf32: bool = False  # CUDA: TF32 tensor cores for fp32 conv/matmul
     compile: Optional[str] = None  # torch.compile mode: "default", "max-autotune", "max-autotune-no-cudagraphs", ...
     freeze: bool = False  # inductor freezing: weights become constants, oneDNN prepacks them (CPU)
     cuda_graph: bool = False  # CUDA: one captured graph per input shape, replayed from preallocated buffers
+    cudnn_benchmark: bool = False  # CUDA: let cuDNN time its convolution algorithms once per shape
 
     def describe(self) -> str:
         """The switched-on options as a short string, e.g. 'channels_last+compile=default'."""
@@ -47,12 +50,12 @@ class SpeedOptions:
 
 PRESETS = {
     "off": SpeedOptions(),
-    # CPU, measured in BENCHMARKS.md (ffhq128, T = 8): channels-last keeps float32 (diff ~1e-4);
-    # bf16 autocast (AMX) only at the last steps t ≤ 250, where an ε error reaches the image damped.
+    # CPU, opt-in (BENCHMARKS.md, ffhq128, T = 8, 1 core): bf16 (AMX) on the last three decoding
+    # steps: 1.44× at max_abs_diff 1.8e-2 with random weights (8.6e-3 with the trained toy model).
     "cpu-fast": SpeedOptions(channels_last=True, autocast="bf16", reduced_max_t=250),
     # Not yet measured on a GPU: fp16 keeps 3 more mantissa bits than bf16 (bf16 fails 1e-2 on CPU);
     # max-autotune brings inductor's CUDA graphs. Confirm with benchmarks/gpu_check.sh.
-    "gpu-fast": SpeedOptions(channels_last=True, autocast="fp16", compile="max-autotune"),
+    "gpu-fast": SpeedOptions(channels_last=True, autocast="fp16", compile="max-autotune", cudnn_benchmark=True),
 }
 
 
@@ -67,12 +70,12 @@ def has_fast_bf16() -> bool:
 def auto_options(device: torch.device) -> SpeedOptions:
     """What ``mode="auto"`` uses: only options measured to win while keeping max_abs_diff ≤ 1e-2 at T = 8."""
     if device.type == "cpu":
-        if has_fast_bf16():  # bf16 only for the final step (t = 0), where ε reaches x̂0 scaled by 0.01
+        if has_fast_bf16():  # bf16 only at the last decoding step (t = 0): ffhq128 1.15×, diff 2.7e-4
             return SpeedOptions(channels_last=True, autocast="bf16", reduced_max_t=0)
         return SpeedOptions(channels_last=True)
     if device.type == "cuda":
         # Provisional until benchmarks/gpu_check.sh has run: fp16 + channels-last + captured graphs, no compile wait.
-        return SpeedOptions(channels_last=True, autocast="fp16", cuda_graph=True)
+        return SpeedOptions(channels_last=True, autocast="fp16", cuda_graph=True, cudnn_benchmark=True)
     return PRESETS["off"]
 
 
@@ -85,48 +88,33 @@ def resolve_options(device, mode: str = "auto", **overrides) -> SpeedOptions:
     options = replace(options, **overrides)
     if options.autocast not in (None, *_DTYPES):
         raise ValueError(f"autocast must be None, 'bf16' or 'fp16', got {options.autocast!r}")
-    if device.type != "cuda" and (options.cuda_graph or options.tf32):
-        raise ValueError("cuda_graph and tf32 need a CUDA device")
+    if device.type != "cuda" and (options.cuda_graph or options.tf32 or options.cudnn_benchmark):
+        raise ValueError("cuda_graph, tf32 and cudnn_benchmark need a CUDA device")
     if options.freeze and options.compile is None:
         raise ValueError("freeze is an inductor option: set compile too")
     return options
 
 
-class _PrecisionFlags:
-    """Context manager that sets the backend precision flags an option asks for, then restores them."""
+class _BackendPrecision:
+    """Context manager for oneDNN's fp32 precision and CUDA TF32 (None leaves a flag as it is); restores on exit."""
 
-    def __init__(self, options: SpeedOptions):
-        self.options = options
-
-    def __enter__(self):
-        mkl = torch.backends.mkldnn
-        self._saved = (mkl.fp32_precision, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-        if self.options.implicit_bf16:
-            mkl.fp32_precision = "bf16"
-        if self.options.tf32:
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-
-    def __exit__(self, *exc):
-        mkl_precision, matmul_tf32, cudnn_tf32 = self._saved
-        torch.backends.mkldnn.fp32_precision = mkl_precision
-        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
-        torch.backends.cudnn.allow_tf32 = cudnn_tf32
-
-
-class _strict_fp32:
-    """Context manager: true float32 conv/matmul (no TF32, no implicit bf16), restored on exit."""
+    def __init__(self, implicit_bf16: Optional[bool] = None, tf32: Optional[bool] = None,
+                 cudnn_benchmark: Optional[bool] = None):
+        self.implicit_bf16, self.tf32, self.cudnn_benchmark = implicit_bf16, tf32, cudnn_benchmark
 
     def __enter__(self):
         self._saved = (torch.backends.mkldnn.fp32_precision, torch.backends.cuda.matmul.allow_tf32,
-                       torch.backends.cudnn.allow_tf32)
-        torch.backends.mkldnn.fp32_precision = "none"
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+                       torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+        if self.implicit_bf16 is not None:
+            torch.backends.mkldnn.fp32_precision = "bf16" if self.implicit_bf16 else "none"
+        if self.tf32 is not None:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = self.tf32
+        if self.cudnn_benchmark is not None:
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark
 
     def __exit__(self, *exc):
         (torch.backends.mkldnn.fp32_precision, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.allow_tf32) = self._saved
+         torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = self._saved
 
 
 class _EpsForward(nn.Module):
@@ -198,7 +186,7 @@ class _Encode(nn.Module):
 
 
 class Accelerator:
-    """Callable ε_θ(x, t, z) built from a plain float32 DiffAE and SpeedOptions; ``.model`` stays untouched."""
+    """Callable ε_θ(x, t, z) from a float32 DiffAE and SpeedOptions; ``.model`` stays as given unless share_weights."""
 
     def __init__(self, model: nn.Module, device, options: SpeedOptions = SpeedOptions(), fallback: bool = False,
                  share_weights: bool = False):
@@ -237,12 +225,11 @@ class Accelerator:
         return fn
 
     def _compiled(self, fn: nn.Module) -> Callable:
-        """torch.compile with inductor; freezing turns weights into prepacked constants."""
-        import torch._inductor.config as inductor_config
+        """torch.compile with inductor (the mode's settings); freezing turns weights into prepacked constants."""
+        from torch._inductor import list_mode_options
 
-        inductor_config.freezing = self.options.freeze
-        mode = None if self.options.compile == "default" else self.options.compile
-        return torch.compile(fn, mode=mode, dynamic=False)
+        settings = {**list_mode_options(self.options.compile), "freezing": self.options.freeze}
+        return torch.compile(fn, options=settings, dynamic=False)
 
     @property
     def name(self) -> str:
@@ -250,8 +237,13 @@ class Accelerator:
 
     def baseline(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The plain float32 eager ε with TF32 and implicit bf16 off (the reference for max_abs_diff)."""
-        with _strict_fp32():
+        with _BackendPrecision(implicit_bf16=False, tf32=False):
             return self.model(x, t, z)
+
+    def baseline_encode(self, x0: torch.Tensor) -> torch.Tensor:
+        """The plain float32 encoder with TF32 off (reference for the open benchmark)."""
+        with torch.no_grad(), _BackendPrecision(implicit_bf16=False, tf32=False):
+            return self.model.encode(x0)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if self._fast is self.model:
@@ -270,7 +262,9 @@ class Accelerator:
         o = self.options
         graphs_in_compile = o.compile in ("max-autotune", "reduce-overhead") and self.device.type == "cuda"
         reduced = self._fp32 is None or self._late_decoding_step(int(t.max()))
-        with torch.no_grad(), _PrecisionFlags(o if reduced else replace(o, implicit_bf16=False)):
+        flags = _BackendPrecision(implicit_bf16=(o.implicit_bf16 and reduced) or None, tf32=o.tf32 or None,
+                                  cudnn_benchmark=o.cudnn_benchmark or None)
+        with torch.no_grad(), flags:
             if graphs_in_compile:
                 torch.compiler.cudagraph_mark_step_begin()
             eps = (self._fast if reduced else self._fp32)(x, t, z)
@@ -287,7 +281,8 @@ class Accelerator:
         """z = Enc(x0) in float32 (as the reference): channels-last weights and a CUDA graph when the options use them."""
         if self._encode is None:
             return self.model.encode(x0)
-        with torch.no_grad():
+        flags = _BackendPrecision(tf32=self.options.tf32 or None, cudnn_benchmark=self.options.cudnn_benchmark or None)
+        with torch.no_grad(), flags:
             return self._encode(x0)
 
     def _build_encode(self) -> Optional[Callable]:

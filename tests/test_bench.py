@@ -117,3 +117,17 @@ def test_random_weights_are_not_trivial():
     assert model.out[2].weight.abs().min() > 0  # the zero-initialised output conv gets values too
     inputs = _inputs(model)
     assert bench.render_job(model, inputs, 8)().std() > 0.05
+
+
+def test_engine_load_speed_modes_agree(tmp_path):
+    from chatface_widgets.engine import Engine
+    from chatface_widgets.testing.tiny import save_tiny_model
+    from chatface_widgets.toy import sample_photo
+
+    folder = save_tiny_model(tmp_path / "m")
+    images = []
+    for mode in ("off", "auto"):
+        engine = Engine.load(str(folder), device="cpu", speed=mode)
+        face = engine.open(sample_photo(0, size=32))
+        images.append(face.render_tensor({"smile": 0.7}, steps=8))
+    assert (images[0] - images[1]).abs().max() <= 1e-2

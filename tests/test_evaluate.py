@@ -124,3 +124,28 @@ def test_unknown_attribute_is_rejected(engine, oracle):
         evaluate(engine, faces=1, oracle=oracle, attributes=["moustache"], progress=False)
     assert math.isnan(M.nanmean([]))
     assert np.isfinite(M.psnr(np.zeros(3), np.ones(3)))
+
+
+def test_cli_writes_json_sheet_and_plots(tmp_path, oracle):
+    from safetensors.torch import save_file
+
+    from chatface_widgets.eval.cli import main
+    from chatface_widgets.models.diffae import save_diffae
+    from chatface_widgets.testing.tiny import tiny_model
+    from chatface_widgets.toy.oracle import save_oracle
+
+    model_dir = tmp_path / "model"
+    save_diffae(tiny_model(), model_dir / "diffae.safetensors", extra={"align": False})
+    gen = torch.Generator().manual_seed(1)
+    save_file({f"d{i}": torch.randn(32, generator=gen) for i in range(2)}, str(model_dir / "directions.safetensors"))
+    card = {"directions": {name: {"key": f"d{i}", "amplitude": 0.5} for i, name in enumerate(ATTRS)}}
+    (model_dir / "directions.json").write_text(json.dumps(card))
+    save_oracle(oracle, tmp_path / "oracle", {})
+    out = tmp_path / "out"
+    code = main(["--model", str(model_dir / "diffae.safetensors"), "--faces", "1", "--oracle", str(tmp_path / "oracle"),
+                 "--no-judges", "--no-recon", "--quiet", "--json", str(out / "r.json"), "--sheet", str(out / "s.png"),
+                 "--plots", str(out), "--device", "cpu"])
+    assert code == 0
+    result = json.loads((out / "r.json").read_text())
+    assert list(result["attributes"]) == ATTRS and result["meta"]["command"].startswith("chatface eval")
+    assert (out / "s.png").is_file() and (out / "metrics.png").is_file() and (out / "sweep.png").is_file()

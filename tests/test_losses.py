@@ -83,7 +83,7 @@ def test_judges_return_unit_embeddings_and_pass_gradients():
 
 
 def test_clip_preprocessing_matches_clip_recipe():
-    from chatface_widgets.train.judges import ClipJudge, resize_center_crop, tiny_random_judges
+    from chatface_widgets.train.judges import resize_center_crop, tiny_random_judges
 
     clip, _ = tiny_random_judges(image_size=32)
     x = torch.zeros(1, 3, 64, 64)  # mid-grey in [-1, 1] is 0.5 in [0, 1]
@@ -107,3 +107,30 @@ def test_toy_judges_load_if_shipped():
     assert clip.encode_image(x).shape[0] == 2 and ident.embed(x).shape[0] == 2
     t = clip.encode_text(["a face", "a face with eyeglasses"])
     assert math.isclose(t[0].norm().item(), 1.0, abs_tol=1e-5)
+
+
+def test_optional_global_clip_term():
+    torch.manual_seed(1)
+    x0, x_edit, dz = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8), torch.randn(2, 4)
+    ids = [F.normalize(torch.randn(2, 5), dim=-1) for _ in range(2)]
+    clips = [F.normalize(torch.randn(2, 6), dim=-1) for _ in range(2)]
+    tdir, target = unit(torch.randn(6)), unit(torch.randn(6))
+    base, parts = mapper_loss(x0, x_edit, dz, ids[0], ids[1], clips[0], clips[1], tdir)
+    assert "global" not in parts and LossWeights().glob == 0.0
+    total, parts = mapper_loss(x0, x_edit, dz, ids[0], ids[1], clips[0], clips[1], tdir, LossWeights(glob=1.5), target)
+    expected = 1.0 - (clips[1] * target).sum(-1).mean()
+    assert parts["global"] == pytest.approx(expected.item(), rel=1e-6)
+    assert total.item() == pytest.approx(base.item() + 1.5 * parts["global"], rel=1e-6)
+    with pytest.raises(ValueError):
+        mapper_loss(x0, x_edit, dz, ids[0], ids[1], clips[0], clips[1], tdir, LossWeights(glob=1.0))
+
+
+def test_compact_tokenizer_keeps_argmax_pooling_and_flags_unknown_words():
+    from chatface_widgets.train.toy_clip import CompactTokenizer, caption_vocabulary
+
+    tok = CompactTokenizer.from_texts(caption_vocabulary(200))
+    ids = tok(["a face with curly hair", "a happy face"])
+    eot = tok.vocab_size - 1
+    assert ids.shape == (2, tok.context_length) and int(ids.max()) == eot
+    assert ids[0].argmax().item() == (ids[0] == eot).nonzero()[0].item()  # open_clip pools at argmax = end token
+    assert (ids[1] == CompactTokenizer.UNKNOWN).sum() >= 1 and tok.unknown_words("a happy face") == ["happy"]

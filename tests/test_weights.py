@@ -217,3 +217,38 @@ def test_registry_entries_are_complete():
         assert entry.source and entry.licence and entry.loader and entry.filename
         assert entry.size and entry.size > 0
         assert entry.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", entry.sha256)
+
+
+def test_official_layout_diffae_download_convert_load_and_render(server, home, monkeypatch):
+    """A generated official-layout Lightning checkpoint: download → verify → convert → Engine.load → render."""
+    from chatface_widgets.engine import Engine
+    from chatface_widgets.testing.tiny import tiny_model
+    from chatface_widgets.toy import sample_photo
+
+    model = tiny_model(5)
+    z_dim = model.config.z_channels
+    sd = {**{f"model.{k}": torch.zeros_like(v) for k, v in model.state_dict().items()},
+          **{f"ema_model.{k}": v for k, v in model.state_dict().items()}, "x_T": torch.randn(2, 3, 32, 32)}
+    buf = io.BytesIO()
+    torch.save({"state_dict": sd, "global_step": 7}, buf)
+    entry = _pin(monkeypatch, "ffhq256_autoenc", buf.getvalue())
+    server.files["/" + entry.filename] = buf.getvalue()
+    cls = {"conds_mean": torch.zeros(1, z_dim), "conds_std": torch.ones(1, z_dim),
+           "classifier.weight": hash_tensor("w", (40, z_dim), 0.0, 0.1), "classifier.bias": torch.zeros(40),
+           "ema_classifier.weight": torch.zeros(40, z_dim), "ema_classifier.bias": torch.zeros(40)}
+    cbuf = io.BytesIO()
+    torch.save({"state_dict": cls, "global_step": 0}, cbuf)
+    cls_entry = _pin(monkeypatch, "ffhq256_autoenc_cls", cbuf.getvalue())
+    server.files["/" + cls_entry.filename] = cbuf.getvalue()
+
+    with pytest.raises(W.MissingWeightsError, match="chatface weights download ffhq256_autoenc"):
+        Engine.load("ffhq256")
+    assert D.download("ffhq256_autoenc", base_url=server.url, progress=False) == W.local_path(entry)
+    D.download("ffhq256_autoenc_cls", base_url=server.url, progress=False)
+    engine = Engine.load("ffhq256", device="cpu")
+    assert engine.info.align and "smile" in engine.attributes and "wavy hair" in engine.attributes
+    assert len(engine.attributes) == 40
+    face = engine.open(sample_photo(0, size=64), align=False)
+    recon, edit = face.render({}, steps=8), face.render({"smile": 1.0, "beard": -0.5}, steps=8)
+    assert recon.size == (32, 32)
+    assert recon.tobytes() != edit.tobytes()

@@ -104,6 +104,8 @@ def _embed(fn, judge, images) -> np.ndarray:
 def attribute_pairs(engine: Engine, attributes: Optional[Sequence[str]] = None) -> list[tuple[str, str]]:
     """(engine name, oracle name) for attributes both the model edits and the oracle reads."""
     wanted = [engine.registry.resolve(a) for a in attributes] if attributes else engine.attributes
+    if not wanted:
+        raise ValueError(f"model {engine.info.name!r} has no editable attributes (no mappers or directions found)")
     pairs = []
     for name in wanted:
         key = name.replace("_", " ").lower()

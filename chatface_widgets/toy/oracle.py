@@ -90,6 +90,8 @@ class Oracle(nn.Module):
         if isinstance(images, torch.Tensor):
             x = images.detach().float()
             x = x[None] if x.ndim == 3 else x
+        elif len(images) == 0:
+            x = torch.zeros(0, 3, self.config.image_size, self.config.image_size)
         else:
             arr = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) for im in images])
             x = torch.from_numpy(arr).permute(0, 3, 1, 2) / 127.5 - 1.0

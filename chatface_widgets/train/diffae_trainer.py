@@ -129,7 +129,8 @@ def save_checkpoint(path: Path, model, ema, opt, state: dict, settings: TrainSet
 
 
 def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAEConfig = TOY_CONFIG,
-          checkpoint_every_s: float = 300.0, log_every: int = 20, export: Path | None = None) -> dict:
+          checkpoint_every_s: float = 300.0, log_every: int = 20, export: Path | None = None,
+          init_from: Path | None = None) -> dict:
     """Train (or resume) for ``minutes`` of wall time; returns the final state record."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
@@ -145,6 +146,21 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
         print(f"resumed from {ckpt_path}: step {state['step']}, {state['images']} images, {state['seconds'] / 3600:.2f} h")
+    elif init_from is not None:
+        # Continue from shipped weights (e.g. weights/toy/diffae.safetensors): fresh optimiser, same record.
+        from ..models.diffae import load_diffae
+
+        shipped = load_diffae(init_from)
+        config = shipped.config
+        model = build_diffae(config)
+        model.load_state_dict(shipped.state_dict())
+        ema = copy.deepcopy(model)
+        opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        meta_path = Path(init_from).with_suffix(".json")
+        record = json.loads(meta_path.read_text()).get("training", {}) if meta_path.is_file() else {}
+        state.update({k: record[k] for k in ("step", "images", "seconds", "runs") if k in record})
+        state["warm_start"] = str(init_from)
+        print(f"initialised from {init_from}: step {state['step']}, {state['images']} images")
     state["runs"] += 1
     state.setdefault("history", []).append({"from_step": state["step"], "settings": asdict(settings)})
     model.train()
@@ -197,7 +213,8 @@ def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str 
     config = DiffAEConfig.from_json(ck["config"])
     model = DiffAE(config)
     model.load_state_dict(ck["ema"])
-    record = {"training": {**ck["state"], "settings": ck["settings"],
+    state = {k: v for k, v in ck["state"].items() if k != "history"}
+    record = {"training": {**state, "settings": ck["settings"], "phases": ck["state"].get("history", []),
                            "command": command or "python -m chatface_widgets.train.diffae_trainer --out runs/toy --minutes M"}}
     return save_diffae(model, dst, half=half, extra=record)
 
@@ -207,6 +224,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
     parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this run")
     parser.add_argument("--export", type=Path, default=None, help="write EMA weights here (.safetensors) at the end")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from shipped weights when the run folder has no checkpoint (fresh optimiser)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=TrainSettings.lr)
     parser.add_argument("--x0-cap", type=float, default=TrainSettings.x0_weight_cap,
@@ -217,7 +236,8 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = TrainSettings(seed=args.seed, lr=args.lr, x0_weight_cap=args.x0_cap)
-    state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export)
+    state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export,
+                  init_from=args.init_from)
     print(json.dumps({k: v for k, v in state.items()}, default=str))
 
 

@@ -7,6 +7,11 @@ With D the SMS decoder (T = 8, s = 1), z_edit = z + M(z) and x0 the input image:
 * L_dir = 1 − cos(E_I(D(z_edit)) − E_I(D(z0)), E_T(tgt) − E_T(src))  (StyleGAN-NADA directional loss)
 * L     = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir, λ = 0.2 / 0.5 / 2.0 (ChatFace's total mapper loss)
 
+Optional, off in the paper recipe: StyleCLIP's global CLIP loss L_glob = 1 − cos(E_I(D(z_edit)), E_T(tgt)).
+L_dir is blind to the size of the image change (a tiny edit in the right direction scores as well as
+a full one), so with L_pre pulling Δz towards 0 the edit can stay faint; λ_glob > 0 rewards reaching
+the target.
+
 Every term is a batch mean. Embeddings passed in are unit vectors (the judges return them so).
 """
 
@@ -28,6 +33,7 @@ class LossWeights:
     pre: float = 0.2  # preservation: pixel L1 to the input plus the size of the latent step
     id: float = 0.5  # identity: ArcFace (or toy ID net) cosine to the reconstruction
     dir: float = 2.0  # CLIP direction: image change parallel to the text change
+    glob: float = 0.0  # StyleCLIP global CLIP term (not in ChatFace's recipe; 0 turns it off)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -61,12 +67,25 @@ def directional_loss(clip_rec: torch.Tensor, clip_edit: torch.Tensor, text_dir: 
     return (1.0 - (image_dir * text_dir.to(image_dir.dtype)).sum(dim=-1)).mean()
 
 
+def global_clip_loss(clip_edit: torch.Tensor, text_target: torch.Tensor) -> torch.Tensor:
+    """L_glob = 1 − cos(E_I(D(z_edit)), E_T(target)) (StyleCLIP's CLIP loss) on unit embeddings."""
+    return (1.0 - (clip_edit * text_target.to(clip_edit.dtype)).sum(dim=-1)).mean()
+
+
 def mapper_loss(x0: torch.Tensor, x_edit: torch.Tensor, delta_z: torch.Tensor, id_rec: torch.Tensor,
                 id_edit: torch.Tensor, clip_rec: torch.Tensor, clip_edit: torch.Tensor, text_dir: torch.Tensor,
-                weights: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
-    """L = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir (ChatFace's total mapper loss); also returns each term as a float."""
+                weights: LossWeights = LossWeights(), text_target: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """L = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir (+ λ_glob·L_glob) (ChatFace's total mapper loss); parts as floats."""
     pre = preservation_loss(x0, x_edit, delta_z)
     idl = identity_loss(id_rec, id_edit)
     dirl = directional_loss(clip_rec, clip_edit, text_dir)
     total = weights.pre * pre + weights.id * idl + weights.dir * dirl
-    return total, {"total": total.item(), "pre": pre.item(), "id": idl.item(), "dir": dirl.item()}
+    parts = {"pre": pre.item(), "id": idl.item(), "dir": dirl.item()}
+    if weights.glob:
+        if text_target is None:
+            raise ValueError("weights.glob > 0 needs text_target = unit E_T(target)")
+        glob = global_clip_loss(clip_edit, text_target)
+        total = total + weights.glob * glob
+        parts["global"] = glob.item()
+    return total, {"total": total.item(), **parts}

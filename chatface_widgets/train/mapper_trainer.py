@@ -37,7 +37,7 @@ from torch.nn.utils import parametrize
 from .. import sampling
 from ..editing import normalize_name
 from ..models.mapper import MLPMapper, save_mapper
-from .losses import LossWeights, mapper_loss, text_direction
+from .losses import LossWeights, mapper_loss, text_direction, unit
 
 DECODE_STEPS = 8  # T of the SMS decoder while training (ChatFace: 8)
 TRAIN_SEED_BASE = 700_000_000  # toy training faces come from seeds [base + 10^6·seed, …), below HELDOUT_SEED_START
@@ -156,7 +156,33 @@ def make_optimizer(params, lr: float):
 def _summary(history: list[dict], last: int = 20) -> dict:
     """Mean of each loss over the last ``last`` iterations."""
     tail = history[-last:]
-    return {k: round(sum(h[k] for h in tail) / len(tail), 5) for k in ("total", "pre", "id", "dir")} if tail else {}
+    keys = [k for k in ("total", "pre", "id", "dir", "global") if tail and k in tail[0]]
+    return {k: round(sum(h[k] for h in tail) / len(tail), 5) for k in keys}
+
+
+def make_card(engine, attribute, synonyms, targets, sources, history, iterations, pool, judges, recipe,
+              grad_clip, grad_checkpoint, device) -> dict:
+    """The mapper's JSON card: attribute, synonyms, prompts, losses, iterations, model and training record."""
+    times = [h["seconds"] for h in history[1:]] or [h["seconds"] for h in history]
+    clip, ident = judges
+    return {
+        "attribute": normalize_name(attribute),
+        "synonyms": list(synonyms),
+        "prompts": {"target": targets, "source": sources},
+        "losses": {"weights": recipe["weights"],
+                   "first": {k: history[0][k] for k in ("total", "pre", "id", "dir")} if history else {},
+                   "final_mean_last_20": _summary(history)},
+        "iterations": iterations,
+        "model": {"name": engine.info.name, "file": Path(str(engine.info.path)).name, "z_channels": pool.z.shape[1],
+                  "image_size": int(pool.x0.shape[-1])},
+        "judges": {"clip": getattr(clip, "name", ""), "identity": getattr(ident, "name", "")},
+        "training": {"optimizer": "Ranger (pytorch-optimizer, degenerated_to_sgd=True)", "lr": recipe["lr"],
+                     "lr_mul": recipe["lr_mul"], "grad_clip": grad_clip, "batch": recipe["batch"],
+                     "pool_size": len(pool), "seed": recipe["seed"],
+                     "decode": {"steps": recipe["steps"], "sms": True, "strength": 1.0, "checkpointed": grad_checkpoint},
+                     "seconds_per_iteration": round(sum(times) / len(times), 4) if times else None,
+                     "device": str(device)},
+    }
 
 
 def train_mapper(engine, attribute: str, target, source, iters: int, judges, out_dir, synonyms: Sequence[str] = (),
@@ -190,6 +216,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
             images = toy_training_images(pool_size, engine.image_size, seed)
         pool = encode_pool(engine, images, (clip, ident), steps, progress=progress)
     text_dir = text_direction(clip, targets, sources).to(device)
+    text_target = unit(clip.encode_text(targets).mean(dim=0)).to(device)
 
     torch.manual_seed(seed)
     mapper = equalize_lr(MLPMapper(pool.z.shape[1], name=attribute), lr_mul).to(device).train()
@@ -198,7 +225,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     history: list[dict] = []
     start = 0
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = torch.load(ckpt_path, map_location=device, weights_only=True)
         if state["recipe"] != recipe:
             raise ValueError(f"{ckpt_path} was trained with {state['recipe']}, not {recipe}; pass resume=False")
         mapper.load_state_dict(state["mapper"])
@@ -223,10 +250,10 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
         delta = mapper(b.z)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=b.z + delta,
-                                                            checkpoint=grad_checkpoint)
+                                                    checkpoint=grad_checkpoint)
         x_edit = x_edit.float()
         loss, parts = mapper_loss(b.x0, x_edit, delta, b.id_rec, ident.embed(x_edit), b.clip_rec,
-                                  clip.encode_image(x_edit), text_dir, weights)
+                                  clip.encode_image(x_edit), text_dir, weights, text_target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float("inf"))
@@ -240,23 +267,8 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     done = max(iters, start)
     save_checkpoint(done)
 
-    times = [h["seconds"] for h in history[1:]] or [h["seconds"] for h in history]
-    card = {
-        "attribute": normalize_name(attribute),
-        "synonyms": list(synonyms),
-        "prompts": {"target": targets, "source": sources},
-        "losses": {"weights": weights.to_json(), "first": {k: history[0][k] for k in ("total", "pre", "id", "dir")} if history else {},
-                   "final_mean_last_20": _summary(history)},
-        "iterations": done,
-        "model": {"name": engine.info.name, "file": Path(str(engine.info.path)).name, "z_channels": pool.z.shape[1],
-                  "image_size": int(pool.x0.shape[-1])},
-        "judges": {"clip": getattr(clip, "name", ""), "identity": getattr(ident, "name", "")},
-        "training": {"optimizer": "Ranger (pytorch-optimizer, degenerated_to_sgd=True)", "lr": lr, "lr_mul": lr_mul,
-                     "grad_clip": grad_clip, "batch": batch, "pool_size": len(pool), "seed": seed,
-                     "decode": {"steps": steps, "sms": True, "strength": 1.0, "checkpointed": grad_checkpoint},
-                     "seconds_per_iteration": round(sum(times) / max(1, len(times)), 4) if times else None,
-                     "device": str(device)},
-    }
+    card = make_card(engine, attribute, synonyms, targets, sources, history, done, pool, (clip, ident), recipe,
+                     grad_clip, grad_checkpoint, device)
     path = save_mapper(plain_mapper(mapper), out_dir / f"{name}.safetensors", card)
     return {"history": history, "path": str(path), "card": card, "checkpoint": str(ckpt_path)}
 
@@ -282,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-pretrained", default="openai", help="open_clip pretrained tag or local weights file")
     p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
     p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
+    p.add_argument("--lambda-global", type=float, default=0.0,
+                   help="weight of StyleCLIP's global CLIP loss (0 = ChatFace's recipe)")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--no-resume", action="store_true")
@@ -328,7 +342,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           batch=args.batch, lr=args.lr, seed=args.seed, resume=not args.no_resume,
                           progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=args.lr_mul,
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
-                          grad_checkpoint=not args.no_grad_checkpoint)
+                          grad_checkpoint=not args.no_grad_checkpoint, weights=LossWeights(glob=args.lambda_global))
     print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
                       "losses": result["card"]["losses"]["final_mean_last_20"]}))
     return 0
