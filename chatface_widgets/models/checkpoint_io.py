@@ -1,9 +1,8 @@
 """Reading checkpoint files safely: safetensors, bare state dicts and PyTorch-Lightning ``.ckpt``.
 
-Pickled files are never allowed to run code. ``torch.load(weights_only=True)`` handles bare state
-dicts; Lightning files may also carry plain-Python objects of other libraries in their
-hyper-parameters, so for those we fall back to an unpickler that rebuilds tensors and containers
-and turns every other global into an inert placeholder instead of importing it.
+Pickled files are never allowed to run code: everything goes through ``torch.load(weights_only=True)``.
+Lightning files may also name Lightning's own classes (callbacks, attribute dicts); those, and only
+those, are replaced by inert stand-ins; a file naming any other global is refused.
 """
 
 from __future__ import annotations
@@ -24,45 +23,40 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read as weights."""
 
 
-class _Inert:
-    """Stand-in for a global that a checkpoint names but we refuse to import."""
+# Only globals from these packages may appear in a Lightning checkpoint besides tensors and containers;
+# they are replaced by inert stand-ins (no code from them is imported or run). Anything else is refused.
+LIGHTNING_PACKAGES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
 
-    def __init__(self, *args, **kwargs):
+
+class _LightningStandIn(dict):
+    """Inert placeholder for a Lightning class a checkpoint names (a dict, as AttributeDict is)."""
+
+    def __init__(self, *args, **kwargs):  # never runs Lightning code: just keeps what it is given
+        super().__init__()
         self.args = args
 
     def __setstate__(self, state):
         self.state = state
 
-    def __call__(self, *args, **kwargs):  # reduce-style construction of the stand-in
-        return _Inert(*args)
-
-
-# Globals that a tensor checkpoint legitimately needs; every other global becomes _Inert.
-_ALLOWED_MODULE_PREFIXES = ("torch._utils", "torch.storage", "torch._tensor", "torch.nn.parameter")
-_ALLOWED = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("torch", "Size"): torch.Size,
-    ("torch", "device"): torch.device,
-}
-
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only tensor-rebuild helpers, storages, dtypes and plain containers."""
+    """Rebuilds tensors and containers; Lightning classes become stand-ins; any other global is refused."""
+
+    _TORCH_NAMES = ("_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter", "_rebuild_parameter_with_state",
+                    "_rebuild_from_type_v2", "_rebuild_device_tensor_from_numpy")
 
     def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module == "torch._utils" and name in self._TORCH_NAMES:
+            return super().find_class(module, name)
         if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
             return getattr(torch, name)
-        if module.startswith(_ALLOWED_MODULE_PREFIXES) and (name.startswith("_rebuild") or name.endswith("Storage")
-                                                            or name in ("Parameter", "_load_from_bytes")):
-            if name == "_load_from_bytes":
-                return _Inert
+        if (module, name) in (("torch", "Size"), ("torch.nn.parameter", "Parameter"), ("torch._tensor", "_rebuild_from_type_v2")):
             return super().find_class(module, name)
-        return type(name, (_Inert,), {"__module__": "chatface_widgets.inert." + module})
+        if (module + ".").startswith(LIGHTNING_PACKAGES):
+            return type(name, (_LightningStandIn,), {"__module__": "chatface_widgets.inert"})
+        raise pickle.UnpicklingError(f"refusing to load; the checkpoint names the global {module}.{name}")
 
 
 class _RestrictedPickleModule:
@@ -73,19 +67,31 @@ class _RestrictedPickleModule:
     __name__ = "chatface_restricted_pickle"
 
 
+def _check_only_lightning_globals(path: Path) -> None:
+    """Refuse a file that names any non-tensor global outside Lightning's packages."""
+    if not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):  # added in torch 2.5
+        raise CheckpointError(f"{path}: reading a Lightning checkpoint safely needs torch>=2.5")
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    others = [n for n in names if not n.startswith(LIGHTNING_PACKAGES)]
+    if others:
+        raise CheckpointError(f"{path}: refusing to load; the checkpoint names non-tensor globals {others}")
+
+
 def load_pickled(path: Path) -> object:
-    """torch.load with weights_only=True, falling back to the restricted unpickler for Lightning extras."""
+    """torch.load(weights_only=True); files naming Lightning classes go through the restricted unpickler."""
+    path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types on garbage bytes
-        # Only "this file names a global outside the weights-only allow-list" earns the fallback.
+        # Only "this file names a global outside the weights-only allow-list" earns the second try.
         if not (isinstance(exc, pickle.UnpicklingError) and "global" in str(exc).lower()):
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
+    _check_only_lightning_globals(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_RestrictedPickleModule)
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not a checkpoint we can read"
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
 
 
 def read_tensors(path) -> dict:

@@ -15,6 +15,8 @@ from typing import Mapping
 
 import torch
 
+from .checkpoint_io import load_pickled
+
 # The official default amplitude in manipulate.ipynb. Slider strength 1.0 means this amplitude.
 DEFAULT_AMPLITUDE = 0.3
 
@@ -65,9 +67,6 @@ ATTRIBUTES: tuple[tuple[str, str, int], ...] = (
 CELEBA_ATTRIBUTES = tuple(a[0] for a in ATTRIBUTES)
 CHAT_NAMES = tuple(a[1] for a in ATTRIBUTES)
 STATE_KEYS = ("conds_mean", "conds_std", "classifier.weight", "classifier.bias")
-# Only globals from these packages may appear in a Lightning checkpoint besides tensors and containers;
-# they are replaced by inert stand-ins (no code from them is imported or run).
-_LIGHTNING_PACKAGES = ("pytorch_lightning.", "lightning.", "lightning_fabric.")
 
 
 def attribute_index(attr: int | str) -> tuple[int, int]:
@@ -89,30 +88,9 @@ def attribute_index(attr: int | str) -> tuple[int, int]:
     raise KeyError(f"unknown attribute {attr!r}; known: {', '.join(CHAT_NAMES)}")
 
 
-class _LightningStandIn:
-    """Inert placeholder for a Lightning class a checkpoint names (PL 1.4 keys ``callbacks`` by callback class)."""
-
-
-def _stand_ins(path: Path) -> list[tuple[type, str]]:
-    """Placeholders for the Lightning globals a checkpoint names; refuse any other unsafe global."""
-    if not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):  # added in torch 2.5
-        raise ValueError(f"{path}: reading a Lightning checkpoint safely needs torch>=2.5")
-    names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    others = [n for n in names if not n.startswith(_LIGHTNING_PACKAGES)]
-    if others:
-        raise ValueError(f"{path}: refusing to load; the checkpoint names non-tensor globals {others}")
-    return [(type(n.rsplit(".", 1)[-1], (_LightningStandIn,), {}), n) for n in names]
-
-
 def load_lightning_checkpoint(path) -> dict:
-    """``torch.load(weights_only=True)`` of a Lightning .ckpt; Lightning globals only, as inert stand-ins."""
-    path = Path(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass
-    with torch.serialization.safe_globals(_stand_ins(path)):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    """A Lightning .ckpt read safely (see :func:`checkpoint_io.load_pickled`)."""
+    return load_pickled(Path(path))
 
 
 def read_classifier_state(path) -> dict[str, torch.Tensor]:
