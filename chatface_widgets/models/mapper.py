@@ -76,7 +76,7 @@ class LinearDirection(AttributeMapper):
 def compose(z: torch.Tensor, mappers: dict[str, AttributeMapper], strengths: dict[str, float]) -> torch.Tensor:
     """z_edit = z + Σ_i s_i·Δz_i(z) (ChatFace Eq. 12); every Δz_i is evaluated at the original z."""
     z_edit = z
-    for name, strength in strengths.items():
+    for name, strength in sorted(strengths.items()):  # a fixed order: the same edits give the same bits
         if strength:
             z_edit = z_edit + float(strength) * mappers[name].delta(z)
     return z_edit

@@ -132,9 +132,8 @@ class PanelState:
 
         return unsubscribe
 
-    def _notify(self) -> None:
-        """Tell listeners (outside the lock, with a fresh snapshot: they may run on any thread)."""
-        snap = self.snapshot()
+    def _notify(self, snap: Snapshot) -> None:
+        """Tell listeners, outside the lock, the snapshot taken under the lock by the change itself."""
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -187,8 +186,9 @@ class PanelState:
             steps = check_steps(steps)
         with self._lock:
             changed = self._set_locked(clean, steps, sms)
+            snap = self.snapshot() if changed else None
         if changed:
-            self._notify()
+            self._notify(snap)
         return changed
 
     def set_steps(self, steps: int) -> bool:
@@ -206,7 +206,8 @@ class PanelState:
                 return False
             self._f.strip = bool(strip)
             self._version += 1
-        self._notify()
+            snap = self.snapshot()
+        self._notify(snap)
         return True
 
     def add_attribute(self, name: str) -> bool:
@@ -218,15 +219,17 @@ class PanelState:
             self._f.active.append(name)
             self._f.strengths[name] = 0.0
             self._version += 1
-        self._notify()
+            snap = self.snapshot()
+        self._notify(snap)
         return True
 
     def reset(self) -> bool:
         """All strengths back to 0 (sliders stay; steps and SMS stay); undoable."""
         with self._lock:
             changed = self._set_locked({k: 0.0 for k in self._f.strengths}, None, None)
+            snap = self.snapshot() if changed else None
         if changed:
-            self._notify()
+            self._notify(snap)
         return changed
 
     def _restore(self, entry: _Entry) -> None:
@@ -249,7 +252,8 @@ class PanelState:
                 return False
             self._f.redo.append(self._entry())
             self._restore(self._f.undo.pop())
-        self._notify()
+            snap = self.snapshot()
+        self._notify(snap)
         return True
 
     def redo(self) -> bool:
@@ -259,5 +263,6 @@ class PanelState:
                 return False
             self._f.undo.append(self._entry())
             self._restore(self._f.redo.pop())
-        self._notify()
+            snap = self.snapshot()
+        self._notify(snap)
         return True
