@@ -11,18 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from chatface_widgets.models.latent_classifier import CHAT_NAMES as CELEBA_CHAT_NAMES
+from chatface_widgets.toy import ATTRIBUTES as TOY_ATTRIBUTES
 from chatface_widgets.chat import RuleInterpreter
 
 DATA = Path(__file__).parent / "data" / "chat_requests.jsonl"
-CELEBA = ["5 o'clock shadow", "arched eyebrows", "attractive", "bags under eyes", "bald", "bangs",
-          "big lips", "big nose", "black hair", "blond hair", "blurry", "brown hair",
-          "bushy eyebrows", "chubby", "double chin", "eyeglasses", "goatee", "gray hair", "makeup",
-          "high cheekbones", "male", "mouth slightly open", "mustache", "narrow eyes", "beard",
-          "oval face", "pale skin", "pointy nose", "receding hairline", "rosy cheeks", "sideburns",
-          "smile", "straight hair", "wavy hair", "earrings", "hat", "lipstick", "necklace",
-          "necktie", "young"]
-TOY = ["smile", "eyeglasses", "red lipstick", "curly hair", "gray hair", "beard", "blue eyes",
-       "pale skin"]
+CELEBA = list(CELEBA_CHAT_NAMES)  # the 40 latent-classifier attributes in chat vocabulary
+TOY = list(TOY_ATTRIBUTES)  # the built-in model's attributes
 ATTRIBUTE_SETS = {"celeba": CELEBA, "toy": TOY}
 SUPPORTED_MIN = 0.90  # exact-match accuracy on supported requests
 UNSUPPORTED_MIN = 0.90  # share of unsupported requests left without edits

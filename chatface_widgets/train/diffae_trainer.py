@@ -79,13 +79,14 @@ def diffusion_loss(model: DiffAE, x0: torch.Tensor, settings: TrainSettings, gri
     x0_rep = x0.repeat_interleave(k, dim=0)
     z_rep = z.repeat_interleave(k, dim=0)
     t = grid[torch.randint(len(grid), (x0_rep.shape[0],), generator=generator)]
-    noise = torch.randn(x0_rep.shape, generator=generator)
-    ab = alpha_bar[t].float()[:, None, None, None]
+    noise = torch.randn(x0_rep.shape, generator=generator).to(x0.device)  # drawn on the CPU: same stream anywhere
+    ab = alpha_bar[t].float()[:, None, None, None].to(x0.device)
+    t = t.to(x0.device)
     x_t = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise
     with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
         eps = model(x_t, t, z_rep)
     per_sample = (eps.float() - noise).pow(2).mean(dim=(1, 2, 3))
-    return (per_sample * loss_weights(t, alpha_bar, settings.x0_weight_cap)).mean()
+    return (per_sample * loss_weights(t.cpu(), alpha_bar, settings.x0_weight_cap).to(x0.device)).mean()
 
 
 def faces_to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -130,7 +131,7 @@ def save_checkpoint(path: Path, model, ema, opt, state: dict, settings: TrainSet
 
 def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAEConfig = TOY_CONFIG,
           checkpoint_every_s: float = 300.0, log_every: int = 20, export: Path | None = None,
-          init_from: Path | None = None) -> dict:
+          init_from: Path | None = None, device: str | None = None) -> dict:
     """Train (or resume) for ``minutes`` of wall time; returns the final state record."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
@@ -162,6 +163,13 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         state["warm_start"] = str(init_from)
         print(f"initialised from {init_from}: step {state['step']}, {state['images']} images")
     state["runs"] += 1
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device)
+    ema.to(device)
+    for opt_state in opt.state.values():  # a resumed optimiser follows the model's device
+        for k, v in opt_state.items():
+            if torch.is_tensor(v) and v.ndim:
+                opt_state[k] = v.to(device)
     state.setdefault("history", []).append({"from_step": state["step"], "settings": asdict(settings)})
     model.train()
     ema.eval().requires_grad_(False)
@@ -179,7 +187,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         lr = settings.lr * min(1.0, (state["step"] + 1) / settings.warmup_steps)
         for group in opt.param_groups:
             group["lr"] = lr
-        x0 = stream.next()
+        x0 = stream.next().to(device, non_blocking=True)
         loss = diffusion_loss(model, x0, settings, grid, alpha_bar, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -231,13 +239,14 @@ def main(argv=None) -> None:
     parser.add_argument("--x0-cap", type=float, default=TrainSettings.x0_weight_cap,
                         help="cap on the 1/SNR term of the loss weight (higher: z matters more at noisy steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between checkpoints")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = TrainSettings(seed=args.seed, lr=args.lr, x0_weight_cap=args.x0_cap)
     state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export,
-                  init_from=args.init_from)
+                  init_from=args.init_from, device=args.device)
     print(json.dumps({k: v for k, v in state.items()}, default=str))
 
 

@@ -1,0 +1,37 @@
+"""The built-in model's trainer: it learns, checkpoints, resumes where it stopped and exports loadable weights."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from chatface_widgets.engine import Engine
+from chatface_widgets.testing.tiny import TINY_CONFIG
+from chatface_widgets.train.diffae_trainer import (TrainSettings, export_weights, loss_weights, train,
+                                                   training_timesteps, alpha_bar_table)
+
+
+def test_training_grid_and_weights():
+    grid = training_timesteps((8, 20))
+    assert 875 in grid.tolist() and 950 in grid.tolist() and 999 not in grid.tolist()
+    w = loss_weights(torch.tensor([0, 500, 950]), alpha_bar_table(), cap=5.0)
+    assert w[0].item() < 1.01 and w[1].item() == 6.0 and w[2].item() == 6.0
+
+
+def test_train_resume_and_export(tmp_path):
+    settings = TrainSettings(image_size=32, images_per_batch=4, warmup_steps=2, bf16=False)
+    first = train(tmp_path / "run", minutes=0.05, settings=settings, config=TINY_CONFIG, log_every=1)
+    assert first["step"] >= 1 and (tmp_path / "run" / "ckpt.pt").is_file()
+    second = train(tmp_path / "run", minutes=0.03, settings=settings, config=TINY_CONFIG, log_every=1)
+    assert second["step"] > first["step"] and second["images"] > first["images"]
+    logged = [json.loads(line)["step"] for line in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
+    assert logged == sorted(logged) and logged[-1] <= second["step"]
+    out = export_weights(tmp_path / "run" / "ckpt.pt", tmp_path / "model" / "diffae.safetensors", half=True)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["training"]["step"] == second["step"] and meta["dtype"] == "float16"
+    engine = Engine.load(str(tmp_path / "model"), device="cpu")
+    assert engine.model.config == TINY_CONFIG
+    # a fresh run folder can start from shipped weights and keeps counting
+    third = train(tmp_path / "run2", minutes=0.02, settings=settings, init_from=out, log_every=1)
+    assert third["step"] > second["step"]
