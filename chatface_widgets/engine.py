@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from . import sampling
-from .editing import AttributeRegistry, normalize_name
+from .editing import AttributeRegistry
 from .models.diffae import DiffAE, load_diffae
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 

@@ -8,7 +8,6 @@ manipulation (``manipulate.ipynb``, cog ``predict.py``) moves the normalised cod
 from __future__ import annotations
 
 import math
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping

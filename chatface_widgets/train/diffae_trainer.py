@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
