@@ -98,8 +98,11 @@ class AttributeRegistry:
         return clean
 
     def compose(self, z: torch.Tensor, strengths: Mapping[str, float]) -> torch.Tensor:
-        """z_edit = z + Σ s_i·Δz_i(z) (ChatFace Eq. 12) for validated strengths."""
-        clean = self.validate(strengths)
+        """z_edit = z + Σ s_i·Δz_i(z) (ChatFace Eq. 12), validating names and strengths first."""
+        return self.compose_validated(z, self.validate(strengths))
+
+    def compose_validated(self, z: torch.Tensor, clean: Mapping[str, float]) -> torch.Tensor:
+        """Eq. 12 for strengths that :meth:`validate` already returned (registry names, floats)."""
         mappers = {k: self._items[k].mapper.to(z.device) for k in clean}
         with torch.no_grad():
             return compose(z, mappers, clean)

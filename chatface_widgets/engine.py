@@ -214,10 +214,10 @@ class Face:
 
     def edit_code(self, edits: Optional[Mapping[str, float]] = None) -> torch.Tensor:
         """z_edit for a dict of strengths (ChatFace Eq. 12); unknown names raise UnknownAttributeError."""
-        edits = {k: v for k, v in (edits or {}).items()}
-        if not any(float(v) for v in self.engine.registry.validate(edits).values()):
+        clean = self.engine.registry.validate(edits or {})
+        if not any(clean.values()):
             return self.z
-        return self.engine.registry.compose(self.z, edits)
+        return self.engine.registry.compose_validated(self.z, clean)
 
     def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
                       callback: Optional[Callable[[dict], Optional[bool]]] = None) -> torch.Tensor:
