@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
@@ -95,7 +96,8 @@ def _resolve_model(name_or_path) -> tuple[Path, str, bool]:
 class Engine:
     """A loaded diffusion autoencoder plus its attribute registry; open photos with :meth:`open`."""
 
-    def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device, speed="off"):
+    def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device, speed="off",
+                 threads="auto"):
         from .speed import safe_prepare
 
         self.model = model.to(device).eval().requires_grad_(False)
@@ -104,10 +106,25 @@ class Engine:
         self.device = device
         self.speed = safe_prepare(self.model, device, speed)  # ε for the samplers; "off" is the model itself
         self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
+        self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
+
+    @contextmanager
+    def compute(self):
+        """Hold the engine for one network job, with its intra-op thread count (restored afterwards)."""
+        with self._lock:
+            before = torch.get_num_threads()
+            if self.threads is None or self.threads == before:
+                yield
+                return
+            torch.set_num_threads(self.threads)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(before)
 
     @classmethod
     def load(cls, name_or_path="toy", device: Optional[str] = None, mappers: Optional[str | Path] = None,
-             align: Optional[bool] = None, speed="auto") -> "Engine":
+             align: Optional[bool] = None, speed="auto", threads="auto") -> "Engine":
         """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path; ``speed``: see speed.prepare."""
         path, name, needs_align = _resolve_model(name_or_path)
         model = load_diffae(path)
@@ -121,7 +138,7 @@ class Engine:
         info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
                          default_steps=int(meta.get("config", {}).get("default_steps", model.config.default_steps)),
                          image_size=int(meta.get("config", {}).get("image_size", model.config.image_size)))
-        return cls(model, registry, info, pick_device(device), speed=speed)
+        return cls(model, registry, info, pick_device(device), speed=speed, threads=threads)
 
     @property
     def attributes(self) -> list[str]:
@@ -144,13 +161,33 @@ class Engine:
         else:
             image = center_square(original, self.image_size)
         x0 = to_tensor(image).to(self.device)
-        with self._lock:
+        with self.compute():
             z = self.speed.encode(x0)
         return Face(self, original, image, x0, z, aligned)
 
     def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """ε_θ(x_t, t, z) for the samplers, through the prepared fast path (chatface_widgets.speed)."""
         return self.speed(x, t, z)
+
+
+SMALL_MODEL_PIXELS = 64  # at this size and below a UNet op is too small to split over CPU threads
+
+
+def _pick_threads(threads, model: DiffAE, device: torch.device) -> Optional[int]:
+    """Intra-op threads for engine calls: an int, None (leave torch's setting), or "auto".
+
+    "auto" (or ``$CHATFACE_THREADS``) gives 1 thread for small models on the CPU: the 48 px
+    built-in model renders T = 20 in 0.43 s on 1 thread and 0.64 s on 2 (BENCHMARKS.md).
+    """
+    env = os.environ.get("CHATFACE_THREADS")
+    if threads == "auto" and env:
+        threads = int(env)
+    if threads == "auto":
+        small = model.config.image_size <= SMALL_MODEL_PIXELS
+        return 1 if device.type == "cpu" and small else None
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be a positive integer, 'auto' or None; got {threads!r}")
+    return None if threads is None else int(threads)
 
 
 def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels: int) -> None:
@@ -208,7 +245,7 @@ class Face:
         steps = sampling.check_steps(steps)
         with self._noise_lock:
             if steps not in self._noise:
-                with self.engine._lock:
+                with self.engine.compute():
                     self._noise[steps] = sampling.encode_stochastic(self.engine.call_model, self.x0, self.z, steps)
             return self._noise[steps]
 
@@ -225,7 +262,7 @@ class Face:
         steps = sampling.check_steps(self.engine.info.default_steps if steps is None else steps)
         x_T = self.noise(steps)
         z_edit = self.edit_code(edits)
-        with self.engine._lock:
+        with self.engine.compute():
             if z_edit is self.z:
                 return sampling.decode(self.engine.call_model, x_T, self.z, steps, callback=callback)
             if sms:
@@ -249,7 +286,7 @@ class Face:
         z_edit = torch.cat([self.edit_code(e) for e in edits_list])
         n = z_edit.shape[0]
         x_T, z = x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
-        with self.engine._lock:
+        with self.engine.compute():
             out = sampling.decode(self.engine.call_model, x_T, z, steps, z_edit=z_edit if sms else None) if sms else \
                 sampling.decode(self.engine.call_model, x_T, z_edit, steps)
         return to_pil(out)

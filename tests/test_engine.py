@@ -220,3 +220,18 @@ def test_bad_files_give_clear_errors(tmp_path, engine):
         engine.open(np.full((32, 32, 3), np.nan, dtype=np.float32))
     with pytest.raises(PhotoError):
         engine.open(12345)
+
+
+def test_small_models_render_on_one_thread_and_restore_the_callers_setting(face):
+    """48 px and smaller models are faster on one intra-op thread; the user's setting comes back after."""
+    seen = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        face.render({"smile": 0.3}, steps=8, callback=lambda info: seen.append(torch.get_num_threads()))
+        assert face.engine.threads == 1 and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError):
+        Engine(face.engine.model, face.engine.registry, face.engine.info, torch.device("cpu"), threads=0)

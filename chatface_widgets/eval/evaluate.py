@@ -334,7 +334,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
 
 def _decode(engine: Engine, x_T: torch.Tensor, z: torch.Tensor, steps: int) -> torch.Tensor:
     """Plain DDIM decode (no SMS) under the engine lock."""
-    with engine._lock:
+    with engine.compute():
         return sampling.decode(engine.call_model, x_T, z, steps)
 
 
@@ -373,7 +373,7 @@ def class_means(engine: Engine, attribute: str, per_class: int = 200, first_seed
         params = [sample_params(s) for s in range(seed, seed + batch)]
         seed += batch
         x = torch.cat([to_tensor(render_face(p, engine.image_size).image) for p in params]).to(engine.device)
-        with engine._lock:
+        with engine.compute():
             z = engine.model.encode(x)
         labels = torch.tensor([attribute_labels(p)[attribute] for p in params], device=z.device)
         for cls, sel in ((0, labels), (1, ~labels)):
