@@ -11,6 +11,18 @@ from typing import Optional
 import numpy as np
 
 NUM_TRAIN_TIMESTEPS = 1000  # T of the training schedule
+BETA_START, BETA_END = 1e-4, 0.02  # linear β schedule of DiffAE
+
+
+def base_betas(total: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    """The linear β schedule in float64 (DDPM Eq. 4 schedule as DiffAE scales it)."""
+    scale = 1000 / total
+    return np.linspace(scale * BETA_START, scale * BETA_END, total, dtype=np.float64)
+
+
+def alpha_bar_full(total: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    """ā_t = ∏(1 − β) for every original timestep, float64."""
+    return np.cumprod(1.0 - base_betas(total))
 
 
 def _stride_for(steps: int, total: int = NUM_TRAIN_TIMESTEPS) -> Optional[int]:

@@ -22,16 +22,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .respacing import NUM_TRAIN_TIMESTEPS, check_steps, ddim_timesteps, nearest_valid_steps, valid_step_counts  # noqa: F401
-
-BETA_START, BETA_END = 1e-4, 0.02  # linear β schedule of DiffAE
-
-
-def base_betas(total: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
-    """The linear β schedule in float64 (DDPM Eq. 4 schedule as DiffAE scales it)."""
-    scale = 1000 / total
-    return np.linspace(scale * BETA_START, scale * BETA_END, total, dtype=np.float64)
-
+from .respacing import (BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alpha_bar_full, base_betas,  # noqa: F401
+                        check_steps, ddim_timesteps, nearest_valid_steps, valid_step_counts)
 
 @dataclass(frozen=True)
 class Schedule:
@@ -52,7 +44,7 @@ class Schedule:
 def make_schedule(steps: int) -> Schedule:
     """Respaced schedule as the reference SpacedDiffusion builds it (β from ā ratios, then cumprod)."""
     kept = ddim_timesteps(steps)
-    full_alpha_bar = np.cumprod(1.0 - base_betas())
+    full_alpha_bar = alpha_bar_full()
     betas, last = [], 1.0
     for t in kept:
         betas.append(1.0 - full_alpha_bar[t] / last)

@@ -1,12 +1,15 @@
 """Training the built-in DiffAE on an endless stream of rendered toy faces (resumable, CPU-friendly).
 
-The objective is DiffAE's ε-prediction loss (Preechakul et al. 2022, Eq. 4) with two changes that
-make each image teach the semantic code more on a CPU budget:
+The objective is DiffAE's denoising loss (Preechakul et al. 2022, Eq. 4) with changes that make
+each image teach the semantic code more on a CPU budget:
 
-* timesteps are drawn from the grids the model is used on (DDIM 8, 10 and 20 steps), and
-* the per-sample weight is ``1 + min(1/SNR(t), cap)``: the ε loss plus a capped x̂0 loss, which
-  stresses the noisy steps where only z can say which face it is (in the spirit of
-  perception-prioritised weighting, Choi et al. 2022).
+* timesteps are drawn from the grids the model is used on (DDIM 8, 10 and 20 steps);
+* the built-in model's UNet predicts v = √ā·ε − √(1−ā)·x0 (Salimans & Ho 2022) and the loss is the
+  v-MSE, i.e. the ε-MSE weighted by 1 + 1/SNR(t): at the noisy steps, where only z can say which
+  face it is, that is an x̂0 loss. With ε-prediction that weight needs a cap (the network's output
+  would have to resolve x̂0 through a 1/√ā ≈ 100× amplification, below bf16's resolution), and
+  a capped weight left x̂0 at t ≥ 750 worse than the mean face;
+* an ε-predicting config keeps DiffAE's target with the weight ``1 + min(1/SNR(t), cap)``.
 
 The encoder runs once per image and the UNet sees ``timesteps_per_image`` noisy versions of it.
 """
@@ -16,21 +19,22 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae
-from ..sampling import base_betas, ddim_timesteps
+from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae, v_target
+from ..respacing import alpha_bar_full, ddim_timesteps
 
 TOY_CONFIG = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,
     z_channels=128, enc_channel_mult=(1, 2, 2, 4, 4), enc_num_res_blocks=1, enc_attn_levels=(), num_heads=1,
-    dropout=0.0, image_size=48, default_steps=20,
+    dropout=0.0, image_size=48, default_steps=20, prediction="v",
 )
 
 
@@ -42,6 +46,7 @@ class TrainSettings:
     images_per_batch: int = 16  # faces rendered per step
     timesteps_per_image: int = 2  # noisy versions of each face per step
     lr: float = 1e-3  # AdamW learning rate after warm-up
+    lr_final: float | None = None  # cosine-decay the learning rate to this over the run's wall time (None: constant)
     warmup_steps: int = 300  # linear warm-up
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -59,7 +64,7 @@ def training_timesteps(grids=(8, 10, 20)) -> torch.Tensor:
 
 def alpha_bar_table() -> torch.Tensor:
     """ā_t for t = 0…999 in float64 (the 1000-step linear schedule)."""
-    return torch.from_numpy(np.cumprod(1.0 - base_betas()))
+    return torch.from_numpy(alpha_bar_full())
 
 
 def loss_weights(t: torch.Tensor, alpha_bar: torch.Tensor, cap: float) -> torch.Tensor:
@@ -70,7 +75,11 @@ def loss_weights(t: torch.Tensor, alpha_bar: torch.Tensor, cap: float) -> torch.
 
 def diffusion_loss(model: DiffAE, x0: torch.Tensor, settings: TrainSettings, grid: torch.Tensor,
                    alpha_bar: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Weighted ε-MSE of DiffAE (Eq. 4) with z = Enc(x0) shared by several noisy copies of x0."""
+    """DiffAE's loss (Eq. 4) with z = Enc(x0) shared by several noisy copies of x0.
+
+    An ε-predicting UNet gets the weighted ε-MSE of :func:`loss_weights`; a v-predicting one the
+    plain v-MSE, which equals the ε-MSE weighted by 1 + 1/SNR with no cap (an x̂0 loss at high t).
+    """
     k = settings.timesteps_per_image
     device_type = x0.device.type
     with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
@@ -83,8 +92,10 @@ def diffusion_loss(model: DiffAE, x0: torch.Tensor, settings: TrainSettings, gri
     t = t.to(x0.device)
     x_t = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise
     with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
-        eps = model(x_t, t, z_rep)
-    per_sample = (eps.float() - noise).pow(2).mean(dim=(1, 2, 3))
+        out = model.predict(x_t, t, z_rep)
+    if model.config.prediction == "v":
+        return (out.float() - v_target(x0_rep, noise, ab)).pow(2).mean()
+    per_sample = (out.float() - noise).pow(2).mean(dim=(1, 2, 3))
     return (per_sample * loss_weights(t.cpu(), alpha_bar, settings.x0_weight_cap).to(x0.device)).mean()
 
 
@@ -113,6 +124,15 @@ class FaceStream:
         return faces_to_tensor(images)
 
 
+def run_learning_rate(settings: TrainSettings, step: int, progress: float) -> float:
+    """Linear warm-up by step, then constant or a cosine decay to ``lr_final`` over this run's wall time."""
+    lr = settings.lr * min(1.0, (step + 1) / settings.warmup_steps)
+    if settings.lr_final is None:
+        return lr
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    return settings.lr_final + (lr - settings.lr_final) * cosine
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """θ_ema ← d·θ_ema + (1 − d)·θ."""
     with torch.no_grad():
@@ -130,17 +150,25 @@ def save_checkpoint(path: Path, model, ema, opt, state: dict, settings: TrainSet
 
 def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAEConfig = TOY_CONFIG,
           checkpoint_every_s: float = 300.0, log_every: int = 20, export: Path | None = None,
-          init_from: Path | None = None, device: str | None = None) -> dict:
-    """Train (or resume) for ``minutes`` of wall time; returns the final state record."""
+          init_from: Path | None = None, device: str | None = None, prediction: str | None = None) -> dict:
+    """Train (or resume) for ``minutes`` of wall time; returns the final state record.
+
+    ``prediction`` ("eps" / "v") switches what the UNet predicts; set on a resumed or initialised
+    run it fine-tunes the same weights towards the new target. Otherwise a checkpoint keeps its own.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "ckpt.pt"
     torch.manual_seed(settings.seed)
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+    if ck is not None:
+        config = DiffAEConfig.from_json(ck["config"])
+    if prediction is not None:
+        config = replace(config, prediction=prediction)
     model = build_diffae(config)
     ema = copy.deepcopy(model)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     state = {"step": 0, "images": 0, "seconds": 0.0, "runs": 0}
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
@@ -151,7 +179,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         from ..models.diffae import load_diffae
 
         shipped = load_diffae(init_from)
-        config = shipped.config
+        config = replace(shipped.config, prediction=prediction or shipped.config.prediction)
         model = build_diffae(config)
         model.load_state_dict(shipped.state_dict())
         ema = copy.deepcopy(model)
@@ -169,7 +197,8 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         for k, v in opt_state.items():
             if torch.is_tensor(v) and v.ndim:
                 opt_state[k] = v.to(device)
-    state.setdefault("history", []).append({"from_step": state["step"], "settings": asdict(settings)})
+    state.setdefault("history", []).append({"from_step": state["step"], "settings": asdict(settings),
+                                            "prediction": config.prediction})
     model.train()
     ema.eval().requires_grad_(False)
     grid, alpha_bar = training_timesteps(settings.step_grids), alpha_bar_table()
@@ -183,7 +212,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
     bar = tqdm(desc="train diffae", unit="step", initial=state["step"], dynamic_ncols=True, mininterval=5)
     running = None
     while time.time() - start < minutes * 60:
-        lr = settings.lr * min(1.0, (state["step"] + 1) / settings.warmup_steps)
+        lr = run_learning_rate(settings, state["step"], (time.time() - start) / (minutes * 60))
         for group in opt.param_groups:
             group["lr"] = lr
         x0 = stream.next().to(device, non_blocking=True)
@@ -235,6 +264,10 @@ def main(argv=None) -> None:
                         help="start from shipped weights when the run folder has no checkpoint (fresh optimiser)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--lr-final", type=float, default=None,
+                        help="cosine-decay the learning rate to this value over --minutes (default: constant)")
+    parser.add_argument("--prediction", choices=("eps", "v"), default=None,
+                        help="what the UNet predicts (default: the checkpoint's; new runs: the toy config's)")
     parser.add_argument("--x0-cap", type=float, default=TrainSettings.x0_weight_cap,
                         help="cap on the 1/SNR term of the loss weight (higher: z matters more at noisy steps)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
@@ -243,9 +276,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = TrainSettings(seed=args.seed, lr=args.lr, x0_weight_cap=args.x0_cap)
+    settings = TrainSettings(seed=args.seed, lr=args.lr, lr_final=args.lr_final, x0_weight_cap=args.x0_cap)
     state = train(args.out, args.minutes, settings, checkpoint_every_s=args.checkpoint_every, export=args.export,
-                  init_from=args.init_from, device=args.device)
+                  init_from=args.init_from, device=args.device, prediction=args.prediction)
     print(json.dumps({k: v for k, v in state.items()}, default=str))
 
 
