@@ -282,10 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", nargs="+", required=True, help="target prompt(s), e.g. 'a face with curly hair'")
     p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
     p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
-    p.add_argument("--iters", type=int, default=1000)
+    p.add_argument("--iters", type=int, default=None, help="default: 40 for the built-in model, else 1000")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--lr-mul", type=float, default=0.01, help="equalised-lr multiplier of the mapper's layers")
+    p.add_argument("--lr-mul", type=float, default=None,
+                   help="equalised-lr multiplier of the mapper's layers (default: 1 for the built-in model, else 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--images", help="folder of aligned training faces (required for real models)")
     p.add_argument("--pool-size", type=int, default=64, help="faces encoded up front")
@@ -294,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-pretrained", default="openai", help="open_clip pretrained tag or local weights file")
     p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
     p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
-    p.add_argument("--lambda-global", type=float, default=0.0,
-                   help="weight of StyleCLIP's global CLIP loss (0 = ChatFace's recipe)")
+    p.add_argument("--lambda-global", type=float, default=None,
+                   help="weight of StyleCLIP's global CLIP loss (default: 2 for the built-in model, else 0 = ChatFace's recipe)")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--no-resume", action="store_true")
@@ -306,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def recipe_defaults(engine, iters: Optional[int], lr_mul: Optional[float], lambda_global: Optional[float]):
+    """Fill unset (iters, lr_mul, λ_glob): the built-in model's measured settings, else the paper's."""
+    from .toy_recipes import TOY_ITERS, TOY_LAMBDA_GLOBAL, TOY_LR_MUL
+
+    toy = engine.info.name == "toy"
+    return (iters if iters is not None else TOY_ITERS if toy else 1000,
+            lr_mul if lr_mul is not None else TOY_LR_MUL if toy else 0.01,
+            lambda_global if lambda_global is not None else TOY_LAMBDA_GLOBAL if toy else 0.0)
 
 
 def load_judges_for(engine, args):
@@ -335,14 +346,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ..engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
+    iters, lr_mul, lambda_global = recipe_defaults(engine, args.iters, args.lr_mul, args.lambda_global)
     judges = load_judges_for(engine, args)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
     out = Path(args.out) if args.out else Path(engine.info.path).parent / "mappers"
-    result = train_mapper(engine, args.attribute, args.target, args.source, args.iters, judges, out, args.synonyms,
+    result = train_mapper(engine, args.attribute, args.target, args.source, iters, judges, out, args.synonyms,
                           batch=args.batch, lr=args.lr, seed=args.seed, resume=not args.no_resume,
-                          progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=args.lr_mul,
+                          progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=lr_mul,
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
-                          grad_checkpoint=not args.no_grad_checkpoint, weights=LossWeights(glob=args.lambda_global))
+                          grad_checkpoint=not args.no_grad_checkpoint, weights=LossWeights(glob=lambda_global))
     print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
                       "losses": result["card"]["losses"]["final_mean_last_20"]}))
     return 0
