@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 
 from .. import sampling
