@@ -34,7 +34,7 @@ from ..respacing import alpha_bar_full, ddim_timesteps
 TOY_CONFIG = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,
     z_channels=128, enc_channel_mult=(1, 2, 2, 4, 4), enc_num_res_blocks=1, enc_attn_levels=(), num_heads=1,
-    dropout=0.0, image_size=48, default_steps=20, prediction="v",
+    dropout=0.0, image_size=48, default_steps=10, prediction="v",
 )
 
 
