@@ -32,6 +32,9 @@ def test_train_resume_and_export(tmp_path):
     assert meta["training"]["step"] == second["step"] and meta["dtype"] == "float16"
     engine = Engine.load(str(tmp_path / "model"), device="cpu")
     assert engine.model.config == TINY_CONFIG
+    # the exported JSON can recommend its own step count
+    other = export_weights(tmp_path / "run" / "ckpt.pt", tmp_path / "model10" / "diffae.safetensors", default_steps=10)
+    assert Engine.load(str(other.parent), device="cpu").info.default_steps == 10
     # a fresh run folder can start from shipped weights and keeps counting
     third = train(tmp_path / "run2", minutes=0.02, settings=settings, init_from=out, log_every=1)
     assert third["step"] > second["step"]

@@ -9,7 +9,7 @@ from .params import (
     make_caption,
     sample_params,
 )
-from .render import ToyFace, render_batch, render_face
+from .render import ToyFace, render_batch, render_face, render_masked_batch
 from .samples import SAMPLE_NAMES, sample_face, sample_params_for, sample_photo
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "sample_params",
     "render_face",
     "render_batch",
+    "render_masked_batch",
     "ToyFace",
     "SAMPLE_NAMES",
     "sample_photo",

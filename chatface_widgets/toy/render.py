@@ -489,17 +489,36 @@ def render_face(p: FaceParams, size: int = 64) -> ToyFace:
         raise ValueError(f"size must be at least 8, got {size}")
     cv = _paint(p, size, with_mask=True)
     image = cv.img.reduce(SUPERSAMPLE)
-    mask = np.asarray(cv.mask.resize((size, size), Image.NEAREST), dtype=np.uint8).copy()
-    return ToyFace(image=image, mask=mask, params=p, caption=make_caption(p))
+    return ToyFace(image=image, mask=_part_mask(cv, size), params=p, caption=make_caption(p))
+
+
+def _part_mask(cv: _Canvas, size: int) -> np.ndarray:
+    """The canvas's part ids downsampled (nearest) to size x size."""
+    return np.asarray(cv.mask.resize((size, size), Image.NEAREST), dtype=np.uint8).copy()
 
 
 def render_batch(seeds: Sequence[int], size: int) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, size, size, 3) and attribute values float32 (N, len(ATTRIBUTES)) for seeds."""
+    images, labels, _ = _render_many(seeds, size, with_mask=False)
+    return images, labels
+
+
+def render_masked_batch(seeds: Sequence[int], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`render_batch`, plus part masks uint8 (N, size, size) whose ids index PARTS."""
+    return _render_many(seeds, size, with_mask=True)
+
+
+def _render_many(seeds: Sequence[int], size: int, with_mask: bool):
+    """Render faces for seeds; masks is None unless with_mask."""
     seeds = list(seeds)
     images = np.empty((len(seeds), size, size, 3), np.uint8)
     labels = np.empty((len(seeds), len(ATTRIBUTES)), np.float32)
+    masks = np.empty((len(seeds), size, size), np.uint8) if with_mask else None
     for j, seed in enumerate(seeds):
         p = sample_params(seed)
-        images[j] = np.asarray(_paint(p, size, with_mask=False).img.reduce(SUPERSAMPLE))
+        cv = _paint(p, size, with_mask=with_mask)
+        images[j] = np.asarray(cv.img.reduce(SUPERSAMPLE))
+        if with_mask:
+            masks[j] = _part_mask(cv, size)
         labels[j] = [p.attributes[name] for name in ATTRIBUTES]
-    return images, labels
+    return images, labels, masks

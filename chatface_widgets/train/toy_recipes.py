@@ -32,9 +32,11 @@ class MapperRecipe:
 # at |Δz| ≈ 0.09 (|z| ≈ 4.8) and the oracle saw no edit (hit 0.00, 65 dB preserved). The directional
 # loss is blind to the size of the change, and L_pre pulls it towards zero. Adding StyleCLIP's
 # global CLIP loss (λ 2) and training the layers at lr_mul 1 gave hit 0.75 at id 0.99.
+# Session 3 (retrained toy CLIP, T = 10, same 20 faces): 80 iterations instead of 40 raised smile
+# from 0.56 to 0.81 and curly hair from 0.47 to 0.53, about 5 min per mapper on one core.
 TOY_LR_MUL = 1.0
 TOY_LAMBDA_GLOBAL = 2.0
-TOY_ITERS = 40
+TOY_ITERS = 80
 
 TOY_RECIPES: tuple[MapperRecipe, ...] = (
     MapperRecipe("smile", "a face with a smile", synonyms=("smiling", "happy", "grin")),
@@ -104,6 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--model", default="toy", help="toy, or a folder laid out like weights/toy (judges beside it)")
     p.add_argument("--only", nargs="*", help="attribute names to train (default: all eight)")
     p.add_argument("--out")
+    p.add_argument("--checkpoint-dir", help="resumable training state (default: runs/mapper_checkpoints/toy)")
     p.add_argument("--pool-size", type=int, default=128)
     p.add_argument("--lr-mul", type=float, default=TOY_LR_MUL)
     p.add_argument("--lambda-global", type=float, default=TOY_LAMBDA_GLOBAL, help="weight of StyleCLIP's global CLIP loss")
@@ -116,7 +119,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     results = train_all_toy_mappers(args.iters, args.out, only=args.only, pool_size=args.pool_size, batch=args.batch,
                                     progress=not args.quiet, device=args.device, lr_mul=args.lr_mul,
-                                    lambda_global=args.lambda_global, model=args.model)
+                                    lambda_global=args.lambda_global, model=args.model,
+                                    checkpoint_dir=args.checkpoint_dir)
     print(json.dumps(results, indent=1))
     return 0
 
