@@ -35,6 +35,13 @@ def test_train_resume_and_export(tmp_path):
     # the exported JSON can recommend its own step count
     other = export_weights(tmp_path / "run" / "ckpt.pt", tmp_path / "model10" / "diffae.safetensors", default_steps=10)
     assert Engine.load(str(other.parent), device="cpu").info.default_steps == 10
+    raw = export_weights(tmp_path / "run" / "ckpt.pt", tmp_path / "raw" / "diffae.safetensors", ema=False)
+    assert json.loads(raw.with_suffix(".json").read_text())["training"]["weights"] == "raw"
+    ck = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=True)
+    loaded = Engine.load(str(raw.parent), device="cpu").model.state_dict()
+    name = next(k for k in ck["model"] if k in loaded and ck["model"][k].is_floating_point()
+                and not torch.equal(ck["model"][k], ck["ema"][k]))
+    assert torch.equal(loaded[name].float(), ck["model"][name].float())
     # a fresh run folder can start from shipped weights and keeps counting
     third = train(tmp_path / "run2", minutes=0.02, settings=settings, init_from=out, log_every=1)
     assert third["step"] > second["step"]

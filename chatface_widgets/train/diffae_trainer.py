@@ -287,19 +287,21 @@ def parse_part_weights(items) -> tuple:
 
 
 def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str | None = None,
-                   default_steps: int | None = None) -> Path:
+                   default_steps: int | None = None, ema: bool = True) -> Path:
     """Write the EMA weights of a training checkpoint as safetensors + JSON with the training record.
 
     ``default_steps`` sets the decoding step count the model's JSON recommends (else the checkpoint's).
+    ``ema=False`` writes the raw weights instead (the EMA lags about 1/(1 − decay) steps behind).
     """
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     config = DiffAEConfig.from_json(ck["config"])
     if default_steps is not None:
         config = replace(config, default_steps=default_steps)
     model = DiffAE(config)
-    model.load_state_dict(ck["ema"])
+    model.load_state_dict(ck["ema" if ema else "model"])
     state = {k: v for k, v in ck["state"].items() if k != "history"}
-    record = {"training": {**state, "settings": ck["settings"], "phases": ck["state"].get("history", []),
+    record = {"training": {**state, "weights": "ema" if ema else "raw", "settings": ck["settings"],
+                           "phases": ck["state"].get("history", []),
                            "command": command or "python -m chatface_widgets.train.diffae_trainer --out runs/toy --minutes M"}}
     return save_diffae(model, dst, half=half, extra=record)
 
