@@ -138,14 +138,15 @@ class FaceStream:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next batch of faces in [-1, 1], and their per-pixel loss weights (None without part weights)."""
-        from ..toy import render_masked_batch
+        from ..toy import render_batch, render_masked_batch
 
         rng = np.random.default_rng([self.seed, self.batch_index])
         seeds = rng.integers(0, self.limit, size=self.batch).tolist()
         self.batch_index += 1
+        if not self.part_weights:
+            return faces_to_tensor(render_batch(seeds, self.size)[0]), None
         images, _, masks = render_masked_batch(seeds, self.size)
-        weights = pixel_weights(torch.from_numpy(masks), self.part_weights) if self.part_weights else None
-        return faces_to_tensor(images), weights
+        return faces_to_tensor(images), pixel_weights(torch.from_numpy(masks), self.part_weights)
 
 
 def run_learning_rate(settings: TrainSettings, step: int, progress: float) -> float:

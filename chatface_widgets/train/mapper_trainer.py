@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", nargs="+", required=True, help="target prompt(s), e.g. 'a face with curly hair'")
     p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
     p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
-    p.add_argument("--iters", type=int, default=None, help="default: 40 for the built-in model, else 1000")
+    p.add_argument("--iters", type=int, default=None, help="default: TOY_ITERS (80) for the built-in model, else 1000")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--lr-mul", type=float, default=None,

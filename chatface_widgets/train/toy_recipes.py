@@ -3,7 +3,7 @@
 Target prompts use the toy captions' own wording (the toy CLIP knows only those words); the
 synonyms go on each mapper's card for chat routing, in the manner of ChatFace's Table 4.
 
-    python -m chatface_widgets.train.toy_recipes --iters 40
+    python -m chatface_widgets.train.toy_recipes            # TOY_ITERS (80) iterations each
 """
 
 from __future__ import annotations
