@@ -70,6 +70,11 @@ def test_json_shape_and_types(result):
         assert 0.0 <= m["sc"] <= 1.0 and 0.0 <= m["id"] <= 1.0
     for variant in ("with_sms", "without_sms"):
         assert set(out["sms_ablation"][variant]) == set(METRICS)
+    assert list(out["without_sms_attributes"]) == ATTRS  # the ablation's average is over these
+    for m in METRICS:
+        values = [v[m] for v in out["without_sms_attributes"].values() if v[m] is not None]
+        average = out["sms_ablation"]["without_sms"][m]
+        assert average is None if not values else average == pytest.approx(sum(values) / len(values))
     assert list(out["multi"]) == ["smile+eyeglasses"]
     assert set(out["multi"]["smile+eyeglasses"]["attributes"]) == set(ATTRS)
     for name, entry in out["sweep"].items():

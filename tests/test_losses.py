@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from chatface_widgets.train.losses import (LossWeights, directional_loss, identity_loss, mapper_loss,
-                                           preservation_loss, text_direction, unit)
+from chatface_widgets.train.losses import (LossWeights, directional_loss, global_margin_loss, identity_loss,
+                                           mapper_loss, preservation_loss, text_direction, unit)
 
 
 def test_preservation_is_l1_plus_latent_norm():
@@ -134,3 +134,21 @@ def test_compact_tokenizer_keeps_argmax_pooling_and_flags_unknown_words():
     assert ids.shape == (2, tok.context_length) and int(ids.max()) == eot
     assert ids[0].argmax().item() == (ids[0] == eot).nonzero()[0].item()  # open_clip pools at argmax = end token
     assert (ids[1] == CompactTokenizer.UNKNOWN).sum() >= 1 and tok.unknown_words("a happy face") == ["happy"]
+
+
+def test_hinged_global_term_stops_once_clip_prefers_the_target_by_the_margin():
+    target, source = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    clip_edit = F.normalize(torch.tensor([[0.1, 1.0, 0.0], [1.0, 0.0, 0.2]]), dim=-1)  # reads source; reads target
+    gap = clip_edit @ target - clip_edit @ source
+    loss = global_margin_loss(clip_edit, target, source, 0.25)
+    assert loss.item() == pytest.approx(((0.25 - gap[0]) / 2).item(), rel=1e-6)  # only the first row pays
+    x0 = x_edit = torch.zeros(2, 3, 4, 4)
+    ids = F.normalize(torch.randn(2, 5), dim=-1)
+    tdir = unit(target - source)
+    w = LossWeights(glob=2.0, glob_margin=0.25)
+    total, parts = mapper_loss(x0, x_edit, torch.zeros(2, 3), ids, ids, clip_edit, clip_edit, tdir, w, target, source)
+    assert parts["global"] == pytest.approx(loss.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="text_source"):
+        mapper_loss(x0, x_edit, torch.zeros(2, 3), ids, ids, clip_edit, clip_edit, tdir, w, target)
+    loss_far = global_margin_loss(clip_edit[1:], target, source, 0.25)
+    assert loss_far.item() == 0.0  # a clear target reading is not pushed further

@@ -84,3 +84,64 @@ def test_file_names_and_cli_parser():
     assert mapper_file_name("gray-hair") == "gray_hair"
     with pytest.raises(SystemExit):
         main(["--help"])
+
+
+def test_context_training_judges_each_row_against_its_own_context_image(setup, tmp_path):
+    from chatface_widgets.train.mapper_trainer import EditContext, _context_references, load_context
+
+    engine, judges, pool = setup
+    train_mapper(engine, "smile", "a face with a smile", "a face", 2, judges, tmp_path / "others", batch=1,
+                 pool=pool, progress=False)
+    train_mapper(engine, "beard", "a face with a beard", "a face", 2, judges, tmp_path / "others", batch=1,
+                 pool=pool, progress=False)
+    ctx = load_context(tmp_path / "others", exclude="Beard")
+    assert sorted(ctx.mappers) == ["smile"] and ctx.without("smile") is None
+    with pytest.raises(FileNotFoundError):
+        load_context(tmp_path / "nothing-here")
+
+    b = pool.batch(torch.zeros(4, dtype=torch.long))
+    always = EditContext(ctx.mappers, prob=1.0)
+    z_base, x_ref, clip_ref, id_ref = _context_references(engine, b, always, torch.Generator().manual_seed(0), 8, judges)
+    smile_step = ctx.mappers["smile"].delta(b.z)
+    torch.testing.assert_close(z_base, b.z + smile_step)  # Eq. 12: the other step is taken at the original z
+    assert not torch.allclose(x_ref, b.x0)  # judged against the context image, not the input
+    never = EditContext(ctx.mappers, prob=0.0)
+    z_base, x_ref, clip_ref, _ = _context_references(engine, b, never, torch.Generator().manual_seed(0), 8, judges)
+    assert torch.equal(z_base, b.z) and torch.equal(x_ref, b.x0) and torch.equal(clip_ref, b.clip_rec)
+
+    out = train_mapper(engine, "curly hair", "a face with curly hair", "a face", 2, judges, tmp_path / "mappers",
+                       batch=2, pool=pool, progress=False, context=ctx)
+    assert out["card"]["training"]["context"] == {"attributes": ["smile"], "prob": 0.5, "max_edits": 2}
+    with pytest.raises(ValueError, match="resume=False"):  # the context is part of the recipe
+        train_mapper(engine, "curly hair", "a face with curly hair", "a face", 3, judges, tmp_path / "mappers",
+                     batch=2, pool=pool, progress=False)
+
+
+def test_cosine_lr_runs_from_lr_to_lr_final_and_the_card_records_the_optimiser(setup, tmp_path):
+    from chatface_widgets.train.mapper_trainer import cosine_lr
+
+    assert cosine_lr(0.2, None, 50, 80) == 0.2
+    values = [cosine_lr(0.2, 0.01, i, 80) for i in range(80)]
+    assert values[0] == pytest.approx(0.2) and values[-1] == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    engine, judges, pool = setup
+    out = train_mapper(engine, "smile", "a face with a smile", "a face", 2, judges, tmp_path, batch=1, pool=pool,
+                       progress=False, lr_final=0.02, beta2=0.99)
+    assert out["card"]["training"]["lr_final"] == 0.02 and out["card"]["training"]["betas"] == [0.95, 0.99]
+
+
+def test_recipe_defaults_fill_only_what_the_command_line_left_out():
+    from types import SimpleNamespace
+
+    from chatface_widgets.train import toy_recipes as toy
+    from chatface_widgets.train.mapper_trainer import build_parser, recipe_defaults
+
+    toy_engine, real_engine = (SimpleNamespace(info=SimpleNamespace(name=n)) for n in ("toy", "ffhq256"))
+    base = ["--attribute", "smile", "--target", "a face with a smile"]
+    ours = recipe_defaults(toy_engine, build_parser().parse_args(base))
+    assert ours == {"iters": toy.TOY_ITERS, "lr_mul": toy.TOY_LR_MUL, "lambda_global": toy.TOY_LAMBDA_GLOBAL,
+                    "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL}
+    paper = recipe_defaults(real_engine, build_parser().parse_args(base))
+    assert paper == {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None}
+    chosen = recipe_defaults(toy_engine, build_parser().parse_args(base + ["--global-margin", "none", "--iters", "5"]))
+    assert chosen["global_margin"] is None and chosen["iters"] == 5 and chosen["lr_final"] == toy.TOY_LR_FINAL

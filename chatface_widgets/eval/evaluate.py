@@ -310,9 +310,11 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
             images.append({"original": op.truth.image, "reconstruction": sms_images[0],
                            **{name: sms_images[1 + k] for k, name in enumerate(names)}})
     per_attribute = _summaries(col, "sms", pairs)
+    plain_per_attribute = _summaries(col, "plain", pairs)
     result = {
         "attributes": per_attribute,
-        "sms_ablation": {"with_sms": _average(per_attribute), "without_sms": _average(_summaries(col, "plain", pairs))},
+        "sms_ablation": {"with_sms": _average(per_attribute), "without_sms": _average(plain_per_attribute)},
+        "without_sms_attributes": plain_per_attribute,
         "multi": _multi(col, combos, per_attribute),
         "sweep": _sweep(col, pairs),
     }

@@ -10,7 +10,9 @@ With D the SMS decoder (T = 8, s = 1), z_edit = z + M(z) and x0 the input image:
 Optional, off in the paper recipe: StyleCLIP's global CLIP loss L_glob = 1 − cos(E_I(D(z_edit)), E_T(tgt)).
 L_dir is blind to the size of the image change (a tiny edit in the right direction scores as well as
 a full one), so with L_pre pulling Δz towards 0 the edit can stay faint; λ_glob > 0 rewards reaching
-the target.
+the target. L_glob never stops rewarding: the edit keeps exaggerating. With a margin m it becomes a
+hinge, L_glob = max(0, m − (cos(E_I(D(z_edit)), E_T(tgt)) − cos(E_I(D(z_edit)), E_T(src)))): once CLIP
+prefers the target prompt to the source prompt by m, only L_pre acts on the size of the step.
 
 Every term is a batch mean. Embeddings passed in are unit vectors (the judges return them so).
 """
@@ -34,6 +36,7 @@ class LossWeights:
     id: float = 0.5  # identity: ArcFace (or toy ID net) cosine to the reconstruction
     dir: float = 2.0  # CLIP direction: image change parallel to the text change
     glob: float = 0.0  # StyleCLIP global CLIP term (not in ChatFace's recipe; 0 turns it off)
+    glob_margin: float | None = None  # None: StyleCLIP's form; a number: the hinge on target-over-source
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,10 +75,17 @@ def global_clip_loss(clip_edit: torch.Tensor, text_target: torch.Tensor) -> torc
     return (1.0 - (clip_edit * text_target.to(clip_edit.dtype)).sum(dim=-1)).mean()
 
 
+def global_margin_loss(clip_edit: torch.Tensor, text_target: torch.Tensor, text_source: torch.Tensor,
+                       margin: float) -> torch.Tensor:
+    """L_glob = max(0, m − (cos(E_I(D(z_edit)), E_T(tgt)) − cos(E_I(D(z_edit)), E_T(src)))) on unit embeddings."""
+    gap = clip_edit @ text_target.to(clip_edit.dtype) - clip_edit @ text_source.to(clip_edit.dtype)
+    return torch.relu(margin - gap).mean()
+
+
 def mapper_loss(x0: torch.Tensor, x_edit: torch.Tensor, delta_z: torch.Tensor, id_rec: torch.Tensor,
                 id_edit: torch.Tensor, clip_rec: torch.Tensor, clip_edit: torch.Tensor, text_dir: torch.Tensor,
-                weights: LossWeights = LossWeights(), text_target: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+                weights: LossWeights = LossWeights(), text_target: torch.Tensor | None = None,
+                text_source: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """L = λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir (+ λ_glob·L_glob) (ChatFace's total mapper loss); parts as floats."""
     pre = preservation_loss(x0, x_edit, delta_z)
     idl = identity_loss(id_rec, id_edit)
@@ -85,7 +95,12 @@ def mapper_loss(x0: torch.Tensor, x_edit: torch.Tensor, delta_z: torch.Tensor, i
     if weights.glob:
         if text_target is None:
             raise ValueError("weights.glob > 0 needs text_target = unit E_T(target)")
-        glob = global_clip_loss(clip_edit, text_target)
+        if weights.glob_margin is None:
+            glob = global_clip_loss(clip_edit, text_target)
+        elif text_source is None:
+            raise ValueError("weights.glob_margin needs text_source = unit E_T(source)")
+        else:
+            glob = global_margin_loss(clip_edit, text_target, text_source, weights.glob_margin)
         total = total + weights.glob * glob
         parts["global"] = glob.item()
     return total, {"total": total.item(), **parts}

@@ -144,14 +144,95 @@ def plain_mapper(mapper: MLPMapper) -> MLPMapper:
     return out.eval()
 
 
-def make_optimizer(params, lr: float):
-    """The paper's optimizer: Ranger (RAdam + Lookahead, pytorch-optimizer), momentum-SGD warm phase."""
+RANGER_BETAS = (0.95, 0.999)  # Ranger's defaults
+
+
+def make_optimizer(params, lr: float, beta2: float = RANGER_BETAS[1]):
+    """The paper's optimizer: Ranger (RAdam + Lookahead, pytorch-optimizer), momentum-SGD warm phase.
+
+    RAdam's rectification scales early steps by r_t: 0.15 at step 50 with β₂ = 0.999, 0.46 with
+    β₂ = 0.99. A smaller β₂ rectifies sooner, but on the built-in model (lr 0.2, lr_mul 1) β₂ = 0.99
+    diverged, so the default stays.
+    """
     from pytorch_optimizer import Ranger
 
-    return Ranger(params, lr=lr, degenerated_to_sgd=True)
+    return Ranger(params, lr=lr, betas=(RANGER_BETAS[0], beta2), degenerated_to_sgd=True)
+
+
+# --- other attributes' edits around the one in training ------------------------------------------
+
+@dataclass
+class EditContext:
+    """Frozen mappers of other attributes, added around the one in training (Eq. 12) so combined edits still hit.
+
+    Each row of a batch gets, with probability ``prob``, the strength-1 steps of 1 to ``max_edits``
+    other attributes (chosen at random). The edit is then judged against that row's context image
+    D(z + Σ_j Δz_j(z)) instead of the plain reconstruction.
+    """
+
+    mappers: dict
+    prob: float = 0.5
+    max_edits: int = 2
+
+    def without(self, attribute: str) -> Optional["EditContext"]:
+        """The same context minus one attribute's mapper (None when nothing is left)."""
+        rest = {n: m for n, m in self.mappers.items() if n != normalize_name(attribute)}
+        return EditContext(rest, self.prob, self.max_edits) if rest else None
+
+    def describe(self) -> dict:
+        return {"attributes": sorted(self.mappers), "prob": self.prob, "max_edits": self.max_edits}
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Σ_j Δz_j(z) per row, bool rows that got a context); all Δz_j are evaluated at the original z (Eq. 12)."""
+        names = sorted(self.mappers)
+        rows = z.shape[0]
+        steps = torch.stack([self.mappers[n].delta(z) for n in names], dim=1)  # (B, J, D)
+        used = torch.rand(rows, generator=generator) < self.prob
+        pick = torch.zeros(rows, len(names))
+        for r in range(rows):
+            if used[r]:
+                k = int(torch.randint(1, min(self.max_edits, len(names)) + 1, (1,), generator=generator))
+                pick[r, torch.randperm(len(names), generator=generator)[:k]] = 1.0
+        used = used.to(z.device)
+        return (pick.to(z.device, z.dtype).unsqueeze(-1) * steps).sum(dim=1), used
+
+
+def load_context(folder, exclude: str = "", device=None, prob: float = 0.5, max_edits: int = 2) -> Optional[EditContext]:
+    """An EditContext from every mapper card in ``folder`` except ``exclude``'s; None when none is left."""
+    from ..editing import AttributeRegistry
+
+    registry = AttributeRegistry.from_folder(folder)
+    if not len(registry):
+        raise FileNotFoundError(f"no mapper cards in {folder} to use as context")
+    mappers = {n: registry[n].mapper.to(device).eval() for n in registry.names}
+    for m in mappers.values():
+        m.requires_grad_(False)
+    return EditContext(mappers, prob, max_edits).without(exclude)
+
+
+def _context_references(engine, b: FacePool, context: EditContext, generator, steps: int, judges):
+    """(z + context, x_ref, clip_ref, id_ref): rows with a context are judged against their context image."""
+    clip, ident = judges
+    offset, used = context.sample(b.z, generator)
+    x_ref, clip_ref, id_ref = b.x0, b.clip_rec, b.id_rec
+    if bool(used.any()):
+        with torch.no_grad():
+            x_c = sampling.decode(engine.model, b.x_T[used], b.z[used], steps, z_edit=b.z[used] + offset[used])
+            x_ref, clip_ref, id_ref = x_ref.clone(), clip_ref.clone(), id_ref.clone()
+            x_ref[used], clip_ref[used], id_ref[used] = x_c.to(x_ref.dtype), clip.encode_image(x_c), ident.embed(x_c)
+    return b.z + offset, x_ref, clip_ref, id_ref
 
 
 # --- training ------------------------------------------------------------------------------------
+
+def cosine_lr(lr: float, lr_final: Optional[float], iteration: int, iters: int) -> float:
+    """lr at 0-based ``iteration``: constant when lr_final is None, else cosine from lr down to lr_final."""
+    if lr_final is None or iters <= 1:
+        return lr
+    progress = min(iteration / (iters - 1), 1.0)
+    return lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * progress))
+
 
 def _summary(history: list[dict], last: int = 20) -> dict:
     """Mean of each loss over the last ``last`` iterations."""
@@ -177,9 +258,11 @@ def make_card(engine, attribute, synonyms, targets, sources, history, iterations
                   "image_size": int(pool.x0.shape[-1])},
         "judges": {"clip": getattr(clip, "name", ""), "identity": getattr(ident, "name", "")},
         "training": {"optimizer": "Ranger (pytorch-optimizer, degenerated_to_sgd=True)", "lr": recipe["lr"],
+                     "betas": recipe["betas"], "lr_final": recipe["lr_final"],
                      "lr_mul": recipe["lr_mul"], "grad_clip": grad_clip, "batch": recipe["batch"],
                      "pool_size": len(pool), "seed": recipe["seed"],
                      "decode": {"steps": recipe["steps"], "sms": True, "strength": 1.0, "checkpointed": grad_checkpoint},
+                     "context": recipe.get("context"),
                      "seconds_per_iteration": round(sum(times) / len(times), 4) if times else None,
                      "device": str(device)},
     }
@@ -190,7 +273,8 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
                  images: Optional[torch.Tensor] = None, pool_size: int = 64, pool: Optional[FacePool] = None,
                  steps: int = DECODE_STEPS, weights: LossWeights = LossWeights(), lr_mul: float = 0.01,
                  grad_clip: float = 1.0, checkpoint_dir=None, checkpoint_every: int = 50, amp: bool = False,
-                 grad_checkpoint: bool = True) -> dict:
+                 grad_checkpoint: bool = True, context: Optional[EditContext] = None,
+                 beta2: float = RANGER_BETAS[1], lr_final: Optional[float] = None) -> dict:
     """Train (or resume) the mapper for one attribute; write it into ``out_dir``; return history and card.
 
     ``judges`` is ``(ClipJudge, IdentityJudge)``. Faces: ``pool`` if given, else ``images``
@@ -198,6 +282,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     The checkpoint (``checkpoint_dir``, default ``out_dir/.checkpoints``) keeps mapper, optimizer,
     sampler state and history, so a resumed run reproduces an uninterrupted one. ``grad_checkpoint``
     recomputes each decoder step in the backward pass (memory O(1) in T instead of O(T), about 1.3x the time).
+    ``context`` (an :class:`EditContext`) trains the mapper amid other attributes' edits.
     """
     targets = [target] if isinstance(target, str) else list(target)
     sources = [source] if isinstance(source, str) else list(source)
@@ -207,7 +292,10 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     device = engine.device
     clip, ident = (j.to(device) for j in judges)
     recipe = {"attribute": attribute, "target": targets, "source": sources, "batch": batch, "lr": lr, "seed": seed,
-              "lr_mul": lr_mul, "steps": steps, "model": engine.info.name, "weights": weights.to_json()}
+              "lr_mul": lr_mul, "steps": steps, "model": engine.info.name, "weights": weights.to_json(),
+              "betas": [RANGER_BETAS[0], beta2], "lr_final": lr_final}
+    if context is not None:
+        recipe["context"] = context.describe()
 
     if pool is None:
         if images is None:
@@ -217,10 +305,11 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
         pool = encode_pool(engine, images, (clip, ident), steps, progress=progress)
     text_dir = text_direction(clip, targets, sources).to(device)
     text_target = unit(clip.encode_text(targets).mean(dim=0)).to(device)
+    text_source = unit(clip.encode_text(sources).mean(dim=0)).to(device)
 
     torch.manual_seed(seed)
     mapper = equalize_lr(MLPMapper(pool.z.shape[1], name=attribute), lr_mul).to(device).train()
-    opt = make_optimizer(mapper.parameters(), lr)
+    opt = make_optimizer(mapper.parameters(), lr, beta2)
     sampler = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     start = 0
@@ -246,14 +335,19 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     params = list(mapper.parameters())
     for it in bar:
         t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(lr, lr_final, it, iters)
         b = pool.batch(torch.randint(len(pool), (batch,), generator=sampler).to(device))
+        z_base, x_ref, clip_ref, id_ref = b.z, b.x0, b.clip_rec, b.id_rec
+        if context is not None:
+            z_base, x_ref, clip_ref, id_ref = _context_references(engine, b, context, sampler, steps, (clip, ident))
         delta = mapper(b.z)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=b.z + delta,
+            x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=z_base + delta,
                                                     checkpoint=grad_checkpoint)
         x_edit = x_edit.float()
-        loss, parts = mapper_loss(b.x0, x_edit, delta, b.id_rec, ident.embed(x_edit), b.clip_rec,
-                                  clip.encode_image(x_edit), text_dir, weights, text_target)
+        loss, parts = mapper_loss(x_ref, x_edit, delta, id_ref, ident.embed(x_edit), clip_ref,
+                                  clip.encode_image(x_edit), text_dir, weights, text_target, text_source)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float("inf"))
@@ -275,6 +369,9 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
 
 # --- command line --------------------------------------------------------------------------------
 
+_UNSET = object()  # an option not given on the command line: recipe_defaults fills it
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chatface train-mapper", description="Train one ChatFace text-driven attribute mapper.")
     p.add_argument("--model", default="toy", help="toy, ffhq256, ffhq128 or a DiffAE checkpoint path")
@@ -282,10 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", nargs="+", required=True, help="target prompt(s), e.g. 'a face with curly hair'")
     p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
     p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
-    p.add_argument("--iters", type=int, default=None, help="default: TOY_ITERS (80) for the built-in model, else 1000")
+    p.add_argument("--iters", type=int, default=_UNSET, help="default: TOY_ITERS (80) for the built-in model, else 1000")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--lr-mul", type=float, default=None,
+    p.add_argument("--lr-final", type=optional_float, default=_UNSET,
+                   help="cosine-decay the lr to this by the last iteration; 'none' keeps it constant "
+                        "(default: TOY_LR_FINAL for the built-in model, else none)")
+    p.add_argument("--lr-mul", type=float, default=_UNSET,
                    help="equalised-lr multiplier of the mapper's layers (default: 1 for the built-in model, else 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--images", help="folder of aligned training faces (required for real models)")
@@ -295,8 +395,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-pretrained", default="openai", help="open_clip pretrained tag or local weights file")
     p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
     p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
-    p.add_argument("--lambda-global", type=float, default=None,
-                   help="weight of StyleCLIP's global CLIP loss (default: 2 for the built-in model, else 0 = ChatFace's recipe)")
+    p.add_argument("--lambda-global", type=float, default=_UNSET,
+                   help="weight of StyleCLIP's global CLIP loss (default: TOY_LAMBDA_GLOBAL for the built-in model, "
+                        "else 0 = ChatFace's recipe)")
+    p.add_argument("--global-margin", type=optional_float, default=_UNSET,
+                   help="hinge the global CLIP loss at this target-over-source cosine gap; 'none' = StyleCLIP's form "
+                        "(default: TOY_GLOBAL_MARGIN for the built-in model, else none)")
+    p.add_argument("--context", help="folder of other attributes' mappers to train amid (combined edits, Eq. 12)")
+    p.add_argument("--context-prob", type=float, default=0.5, help="fraction of rows that get other attributes' edits")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--no-resume", action="store_true")
@@ -309,14 +415,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def recipe_defaults(engine, iters: Optional[int], lr_mul: Optional[float], lambda_global: Optional[float]):
-    """Fill unset (iters, lr_mul, λ_glob): the built-in model's measured settings, else the paper's."""
-    from .toy_recipes import TOY_ITERS, TOY_LAMBDA_GLOBAL, TOY_LR_MUL
+def optional_float(text: str) -> Optional[float]:
+    """argparse type: a float, or 'none' for None."""
+    return None if text.strip().lower() == "none" else float(text)
 
-    toy = engine.info.name == "toy"
-    return (iters if iters is not None else TOY_ITERS if toy else 1000,
-            lr_mul if lr_mul is not None else TOY_LR_MUL if toy else 0.01,
-            lambda_global if lambda_global is not None else TOY_LAMBDA_GLOBAL if toy else 0.0)
+
+def recipe_defaults(engine, args) -> dict:
+    """Unset iters, lr_mul, λ_glob, global margin and final lr: the built-in model's measured recipe, else the paper's."""
+    from . import toy_recipes as toy
+
+    is_toy = engine.info.name == "toy"
+    chosen = {"iters": args.iters, "lr_mul": args.lr_mul, "lambda_global": args.lambda_global,
+              "global_margin": args.global_margin, "lr_final": args.lr_final}
+    ours = {"iters": toy.TOY_ITERS, "lr_mul": toy.TOY_LR_MUL, "lambda_global": toy.TOY_LAMBDA_GLOBAL,
+            "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL}
+    paper = {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None}
+    return {k: (v if v is not _UNSET else (ours if is_toy else paper)[k]) for k, v in chosen.items()}
 
 
 def load_judges_for(engine, args):
@@ -346,15 +460,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from ..engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
-    iters, lr_mul, lambda_global = recipe_defaults(engine, args.iters, args.lr_mul, args.lambda_global)
+    recipe = recipe_defaults(engine, args)
     judges = load_judges_for(engine, args)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
     out = Path(args.out) if args.out else Path(engine.info.path).parent / "mappers"
-    result = train_mapper(engine, args.attribute, args.target, args.source, iters, judges, out, args.synonyms,
+    context = (load_context(args.context, args.attribute, engine.device, args.context_prob)
+               if args.context else None)
+    result = train_mapper(engine, args.attribute, args.target, args.source, recipe["iters"], judges, out, args.synonyms,
                           batch=args.batch, lr=args.lr, seed=args.seed, resume=not args.no_resume,
-                          progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=lr_mul,
+                          progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=recipe["lr_mul"],
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
-                          grad_checkpoint=not args.no_grad_checkpoint, weights=LossWeights(glob=lambda_global))
+                          grad_checkpoint=not args.no_grad_checkpoint, context=context, lr_final=recipe["lr_final"],
+                          weights=LossWeights(glob=recipe["lambda_global"], glob_margin=recipe["global_margin"]))
     print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
                       "losses": result["card"]["losses"]["final_mean_last_20"]}))
     return 0
