@@ -35,21 +35,22 @@ def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, 
     steps = engine.info.default_steps
     opened = open_faces(engine, faces, seed)
     pairs = attribute_pairs(engine, attributes)
+    edits = [(float(s), name, key) for s in strengths for name, key in pairs]
+    before = {key: [] for _, key in pairs}
+    after, ids = {e: [] for e in edits}, {e: [] for e in edits}
+    for op in opened:  # one batch per face: the reconstruction, then every (strength, attribute) edit
+        images = op.face.render_many([{}] + [{name: s} for s, name, _ in edits], steps, sms=True)
+        reading = oracle.predict(images)
+        emb = _embed(ident.embed, ident, images)
+        for key in before:
+            before[key].append(reading[key][0])
+        for j, e in enumerate(edits, start=1):
+            after[e].append(reading[e[2]][j])
+            ids[e].append(float(emb[0] @ emb[j]))
     table: dict = {}
-    for s in strengths:
-        row = {}
-        for name, key in pairs:
-            before, after, ids = [], [], []
-            for op in opened:
-                images = op.face.render_many([{}, {name: float(s)}], steps, sms=True)
-                reading = oracle.predict(images)[key]
-                before.append(reading[0])
-                after.append(reading[1])
-                emb = _embed(ident.embed, ident, images)
-                ids.append(float(emb[0] @ emb[1]))
-            rate, n = M.hit_rate(np.asarray(before), np.asarray(after))
-            row[name] = {"hit_rate": rate, "id": float(np.mean(ids)), "eligible_faces": n}
-        table[str(float(s))] = row
+    for e in edits:
+        rate, n = M.hit_rate(np.asarray(before[e[2]]), np.asarray(after[e]))
+        table.setdefault(str(e[0]), {})[e[1]] = {"hit_rate": rate, "id": float(np.mean(ids[e])), "eligible_faces": n}
     return jsonable({"steps": steps, "faces": faces, "seed": seed, "sms": True, "table": table})
 
 
