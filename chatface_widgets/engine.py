@@ -192,21 +192,18 @@ def _pick_threads(threads, model: DiffAE, device: torch.device) -> Optional[int]
 
 def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels: int) -> None:
     """Add linear directions stored beside a model (``directions.safetensors`` + ``.json``)."""
-    path = folder / "directions.safetensors"
-    if not path.is_file():
+    from .models.mapper import LinearDirection, read_directions
+
+    stored = read_directions(folder)
+    if stored is None:
         return
-    from safetensors.torch import load_file
-
-    from .models.mapper import LinearDirection
-
-    tensors = load_file(str(path))
-    card = json.loads(path.with_suffix(".json").read_text())
+    vectors, card = stored
     directions = {}
-    for name, entry in card["directions"].items():
-        vec = tensors[entry["key"]]
+    for name, vec in vectors.items():
         if vec.numel() != z_channels:
-            raise ValueError(f"{path}: direction {name!r} has size {vec.numel()}, model z has {z_channels}")
-        directions[name] = LinearDirection(vec, name=name, amplitude=float(entry["amplitude"]))
+            raise ValueError(f"{folder / 'directions.safetensors'}: direction {name!r} has size {vec.numel()}, "
+                             f"model z has {z_channels}")
+        directions[name] = LinearDirection(vec, name=name, amplitude=float(card["directions"][name]["amplitude"]))
     registry.add_directions(directions, {n: e.get("synonyms", ()) for n, e in card["directions"].items()})
 
 

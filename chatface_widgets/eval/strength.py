@@ -58,14 +58,16 @@ def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, 
 def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int = 20, seed: int = 0,
                         oracle=None) -> dict:
     """{k: {attribute: hit rate}} for z + k·d_class-mean decoded without SMS from the faces' own x_T."""
-    from safetensors.torch import load_file
-
+    from ..models.mapper import read_directions
     from ..toy.oracle import load_oracle
 
     folder = default_oracle_folder(engine)
     oracle = oracle if oracle is not None else load_oracle(folder)
-    card = json.loads((folder / "directions.json").read_text())
-    tensors = load_file(str(folder / "directions.safetensors"))
+    stored = read_directions(folder)
+    if stored is None:
+        raise FileNotFoundError(f"no directions.safetensors in {folder}; "
+                                "make them with: python -m chatface_widgets.train.directions")
+    vectors = stored[0]
     steps = sampling.check_steps(engine.info.default_steps)
     opened = open_faces(engine, faces, seed)
     z = torch.cat([op.face.z for op in opened])
@@ -74,8 +76,8 @@ def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int =
     out = {}
     for k in multiples:
         row = {}
-        for name, entry in card["directions"].items():
-            d = tensors[entry["key"]].to(z.device, z.dtype)
+        for name, vec in vectors.items():
+            d = vec.to(z.device, z.dtype)
             after = oracle.predict(to_pil(_decode(engine, x_T, z + float(k) * d, steps)))
             rate, n = M.hit_rate(before[name], after[name])
             row[name] = {"hit_rate": rate, "eligible_faces": n}

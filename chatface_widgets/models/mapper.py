@@ -103,3 +103,15 @@ def load_mapper(path) -> tuple[MLPMapper, dict]:
     mapper = MLPMapper(card["z_channels"], card.get("num_layers", 4), name=card.get("attribute", path.stem))
     mapper.load_state_dict(load_file(str(path)), strict=True)
     return mapper.eval(), card
+
+
+def read_directions(folder) -> Optional[tuple[dict[str, torch.Tensor], dict]]:
+    """``directions.safetensors`` + ``.json`` in a folder → (name → vector, card); None when absent."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / "directions.safetensors"
+    if not path.is_file():
+        return None
+    tensors = load_file(str(path))
+    card = json.loads(path.with_suffix(".json").read_text())
+    return {name: tensors[entry["key"]] for name, entry in card["directions"].items()}, card

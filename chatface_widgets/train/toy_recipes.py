@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from .mapper_trainer import RANGER_BETAS, optional_float
+
 
 @dataclass(frozen=True)
 class MapperRecipe:
@@ -81,8 +83,8 @@ def train_all_toy_mappers(iters: int = TOY_ITERS, out_dir=None, judges_dir=None,
                           checkpoint_dir=None, device: Optional[str] = None, lr_mul: float = TOY_LR_MUL,
                           grad_checkpoint: bool = False, lambda_global: float = TOY_LAMBDA_GLOBAL,
                           model: str = "toy", global_margin: Optional[float] = TOY_GLOBAL_MARGIN, context=None,
-                          context_prob: float = 0.5, beta2: float = 0.999, lr_final: Optional[float] = TOY_LR_FINAL
-                          ) -> list[dict]:
+                          context_prob: float = 0.5, beta2: float = RANGER_BETAS[1],
+                          lr_final: Optional[float] = TOY_LR_FINAL) -> list[dict]:
     """Train the eight built-in mappers one after another into ``weights/toy/mappers`` (resumable).
 
     Gradient checkpointing is off by default here: the 48 px toy decoder's eight steps of
@@ -113,8 +115,6 @@ def train_all_toy_mappers(iters: int = TOY_ITERS, out_dir=None, judges_dir=None,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .mapper_trainer import optional_float
-
     p = argparse.ArgumentParser(description="Train all eight built-in (toy) mappers.")
     p.add_argument("--iters", type=int, default=TOY_ITERS)
     p.add_argument("--model", default="toy", help="toy, or a folder laid out like weights/toy (judges beside it)")
@@ -128,7 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="hinge the global CLIP loss at this target-over-source cosine gap; 'none' = StyleCLIP's form")
     p.add_argument("--context", help="folder of mappers to train amid (combined edits, Eq. 12); read once, before training")
     p.add_argument("--context-prob", type=float, default=0.5)
-    p.add_argument("--beta2", type=float, default=0.999, help="Ranger's β₂")
+    p.add_argument("--beta2", type=float, default=RANGER_BETAS[1], help="Ranger's β₂")
     p.add_argument("--lr-final", type=optional_float, default=TOY_LR_FINAL,
                    help="cosine-decay the lr to this by the last iteration; 'none' keeps it constant")
     p.add_argument("--batch", type=int, default=8)
