@@ -140,8 +140,35 @@ def test_recipe_defaults_fill_only_what_the_command_line_left_out():
     base = ["--attribute", "smile", "--target", "a face with a smile"]
     ours = recipe_defaults(toy_engine, build_parser().parse_args(base))
     assert ours == {"iters": toy.TOY_ITERS, "lr_mul": toy.TOY_LR_MUL, "lambda_global": toy.TOY_LAMBDA_GLOBAL,
-                    "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL}
+                    "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL,
+                    "train_strength": toy.TOY_TRAIN_STRENGTH}
     paper = recipe_defaults(real_engine, build_parser().parse_args(base))
-    assert paper == {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None}
+    assert paper == {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None,
+                     "train_strength": 1.0}
     chosen = recipe_defaults(toy_engine, build_parser().parse_args(base + ["--global-margin", "none", "--iters", "5"]))
     assert chosen["global_margin"] is None and chosen["iters"] == 5 and chosen["lr_final"] == toy.TOY_LR_FINAL
+    # an attribute with its own built-in settings gets them unless the command line says otherwise
+    recipe = toy.MapperRecipe("red lipstick", "a face with red lipstick", iters=7, lambda_global=3.0)
+    assert recipe.settings() == {"iters": 7, "lambda_global": 3.0, "train_strength": toy.TOY_TRAIN_STRENGTH}
+    assert recipe.settings(iters=9, train_strength=0.25) == {"iters": 9, "lambda_global": 3.0, "train_strength": 0.25}
+    own = toy.toy_recipe("Red  Lipstick")
+    assert own is not None and own.attribute == "red lipstick" and toy.toy_recipe("freckles") is None
+    lip = recipe_defaults(toy_engine, build_parser().parse_args(["--attribute", "red lipstick", "--target", "x"]))
+    assert {k: lip[k] for k in ("iters", "lambda_global", "train_strength")} == own.settings()
+    assert recipe_defaults(real_engine, build_parser().parse_args(["--attribute", "red lipstick", "--target", "x"])
+                           )["iters"] == 1000
+
+
+def test_training_at_half_strength_judges_half_the_mapper_step(setup, tmp_path):
+    engine, judges, pool = setup
+    args = dict(batch=1, pool=pool, progress=False, resume=False)
+    full = train_mapper(engine, "smile", "a face with a smile", "a face", 1, judges, tmp_path / "a", **args)
+    half = train_mapper(engine, "smile", "a face with a smile", "a face", 1, judges, tmp_path / "b",
+                        train_strength=0.5, **args)
+    # same initial mapper and batch: the step the losses judge is half the mapper's output
+    assert half["history"][0]["delta_z"] == pytest.approx(0.5 * full["history"][0]["delta_z"], rel=1e-4)
+    assert half["card"]["training"]["decode"]["strength"] == 0.5
+    assert full["card"]["training"]["decode"]["strength"] == 1.0
+    with pytest.raises(ValueError, match="train_strength"):
+        train_mapper(engine, "smile", "a face with a smile", "a face", 1, judges, tmp_path / "c",
+                     train_strength=0.0, **args)

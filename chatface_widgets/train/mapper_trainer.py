@@ -3,9 +3,9 @@
     chatface train-mapper --model toy --attribute "curly hair" --target "a face with curly hair" --source "a face"
 
 Per face the pool caches (x0, z = Enc(x0), x_T = DDIM-invert(x0 | z), D(z0), E_I(D(z0)), ID(D(z0)))
-once. Each iteration draws a batch, computes ``z_edit = z + M(z)`` (ChatFace Eq. 5 at strength 1),
-decodes ``D(z_edit)`` with SMS (T = 8, s = 1) through checkpointed steps, and steps Ranger on
-``λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir``.
+once. Each iteration draws a batch, computes ``z_edit = z + s·M(z)`` (ChatFace Eq. 5; the paper
+trains at s = 1, ``train_strength`` may ask for the edit at a lower s), decodes ``D(z_edit)`` with
+SMS (T = 8) through checkpointed steps, and steps Ranger on ``λ_pre·L_pre + λ_id·L_id + λ_dir·L_dir``.
 
 Two choices beyond the issue's recipe, both to make "Ranger, lr 0.2" behave as it does in
 StyleCLIP's mapper code, where ChatFace's mapper comes from:
@@ -261,7 +261,8 @@ def make_card(engine, attribute, synonyms, targets, sources, history, iterations
                      "betas": recipe["betas"], "lr_final": recipe["lr_final"],
                      "lr_mul": recipe["lr_mul"], "grad_clip": grad_clip, "batch": recipe["batch"],
                      "pool_size": len(pool), "seed": recipe["seed"],
-                     "decode": {"steps": recipe["steps"], "sms": True, "strength": 1.0, "checkpointed": grad_checkpoint},
+                     "decode": {"steps": recipe["steps"], "sms": True, "strength": recipe["train_strength"],
+                                "checkpointed": grad_checkpoint},
                      "context": recipe.get("context"),
                      "seconds_per_iteration": round(sum(times) / len(times), 4) if times else None,
                      "device": str(device)},
@@ -274,7 +275,8 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
                  steps: int = DECODE_STEPS, weights: LossWeights = LossWeights(), lr_mul: float = 0.01,
                  grad_clip: float = 1.0, checkpoint_dir=None, checkpoint_every: int = 50, amp: bool = False,
                  grad_checkpoint: bool = True, context: Optional[EditContext] = None,
-                 beta2: float = RANGER_BETAS[1], lr_final: Optional[float] = None) -> dict:
+                 beta2: float = RANGER_BETAS[1], lr_final: Optional[float] = None,
+                 train_strength: float = 1.0) -> dict:
     """Train (or resume) the mapper for one attribute; write it into ``out_dir``; return history and card.
 
     ``judges`` is ``(ClipJudge, IdentityJudge)``. Faces: ``pool`` if given, else ``images``
@@ -283,7 +285,11 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     sampler state and history, so a resumed run reproduces an uninterrupted one. ``grad_checkpoint``
     recomputes each decoder step in the backward pass (memory O(1) in T instead of O(T), about 1.3x the time).
     ``context`` (an :class:`EditContext`) trains the mapper amid other attributes' edits.
+    ``train_strength`` s: the losses judge ``z + s·M(z)``, so the mapper learns to reach the edit at
+    strength s and strength 1 goes 1/s times as far.
     """
+    if not 0.0 < train_strength <= 4.0:
+        raise ValueError(f"train_strength must be in (0, 4], got {train_strength}")
     targets = [target] if isinstance(target, str) else list(target)
     sources = [source] if isinstance(source, str) else list(source)
     name = mapper_file_name(attribute)
@@ -293,7 +299,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     clip, ident = (j.to(device) for j in judges)
     recipe = {"attribute": attribute, "target": targets, "source": sources, "batch": batch, "lr": lr, "seed": seed,
               "lr_mul": lr_mul, "steps": steps, "model": engine.info.name, "weights": weights.to_json(),
-              "betas": [RANGER_BETAS[0], beta2], "lr_final": lr_final}
+              "betas": [RANGER_BETAS[0], beta2], "lr_final": lr_final, "train_strength": float(train_strength)}
     if context is not None:
         recipe["context"] = context.describe()
 
@@ -341,7 +347,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
         z_base, x_ref, clip_ref, id_ref = b.z, b.x0, b.clip_rec, b.id_rec
         if context is not None:
             z_base, x_ref, clip_ref, id_ref = _context_references(engine, b, context, sampler, steps, (clip, ident))
-        delta = mapper(b.z)
+        delta = train_strength * mapper(b.z)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=z_base + delta,
                                                     checkpoint=grad_checkpoint)
@@ -379,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", nargs="+", required=True, help="target prompt(s), e.g. 'a face with curly hair'")
     p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
     p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
-    p.add_argument("--iters", type=int, default=_UNSET, help="default: TOY_ITERS (80) for the built-in model, else 1000")
+    p.add_argument("--iters", type=int, default=_UNSET,
+                   help="default: the built-in recipe's count (TOY_ITERS = 80 unless the attribute has its own), else 1000")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--lr-final", type=optional_float, default=_UNSET,
@@ -396,11 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
     p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
     p.add_argument("--lambda-global", type=float, default=_UNSET,
-                   help="weight of StyleCLIP's global CLIP loss (default: TOY_LAMBDA_GLOBAL for the built-in model, "
+                   help="weight of StyleCLIP's global CLIP loss (default: the built-in recipe's for the built-in model, "
                         "else 0 = ChatFace's recipe)")
     p.add_argument("--global-margin", type=optional_float, default=_UNSET,
                    help="hinge the global CLIP loss at this target-over-source cosine gap; 'none' = StyleCLIP's form "
                         "(default: TOY_GLOBAL_MARGIN for the built-in model, else none)")
+    p.add_argument("--train-strength", type=float, default=_UNSET,
+                   help="edit strength s at which the losses judge z + s·M(z) (default: the built-in recipe's for the "
+                        "built-in model, else 1 = ChatFace's recipe)")
     p.add_argument("--context", help="folder of other attributes' mappers to train amid (combined edits, Eq. 12)")
     p.add_argument("--context-prob", type=float, default=0.5, help="fraction of rows that get other attributes' edits")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
@@ -421,15 +431,19 @@ def optional_float(text: str) -> Optional[float]:
 
 
 def recipe_defaults(engine, args) -> dict:
-    """Unset iters, lr_mul, λ_glob, global margin and final lr: the built-in model's measured recipe, else the paper's."""
+    """Unset iters, lr_mul, λ_glob, global margin, final lr and training strength: the built-in model's measured
+    recipe (with the attribute's own iterations, λ_glob and strength where it has them), else the paper's."""
     from . import toy_recipes as toy
 
     is_toy = engine.info.name == "toy"
+    own = (toy.toy_recipe(args.attribute) or toy.MapperRecipe(args.attribute, "")).settings()
     chosen = {"iters": args.iters, "lr_mul": args.lr_mul, "lambda_global": args.lambda_global,
-              "global_margin": args.global_margin, "lr_final": args.lr_final}
-    ours = {"iters": toy.TOY_ITERS, "lr_mul": toy.TOY_LR_MUL, "lambda_global": toy.TOY_LAMBDA_GLOBAL,
-            "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL}
-    paper = {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None}
+              "global_margin": args.global_margin, "lr_final": args.lr_final, "train_strength": args.train_strength}
+    ours = {"iters": own["iters"], "lr_mul": toy.TOY_LR_MUL, "lambda_global": own["lambda_global"],
+            "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL,
+            "train_strength": own["train_strength"]}
+    paper = {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None,
+             "train_strength": 1.0}
     return {k: (v if v is not _UNSET else (ours if is_toy else paper)[k]) for k, v in chosen.items()}
 
 
@@ -471,6 +485,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=recipe["lr_mul"],
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
                           grad_checkpoint=not args.no_grad_checkpoint, context=context, lr_final=recipe["lr_final"],
+                          train_strength=recipe["train_strength"],
                           weights=LossWeights(glob=recipe["lambda_global"], glob_margin=recipe["global_margin"]))
     print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
                       "losses": result["card"]["losses"]["final_mean_last_20"]}))
