@@ -50,6 +50,14 @@ def test_hit_needs_absent_start_crossing_and_margin():
     assert math.isnan(rate) and n == 0
 
 
+def test_faces_that_cannot_show_the_attribute_are_not_eligible():
+    before, after = np.array([0.1, 0.1, 0.2]), np.array([0.9, 0.2, 0.8])
+    assert M.hit_rate(before, after) == (pytest.approx(2 / 3), 3)
+    reach = np.array([True, False, True])  # the miss is on a face the attribute cannot show on
+    assert M.eligible(before, attainable=reach).tolist() == [True, False, True]
+    assert M.hit_rate(before, after, attainable=reach) == (pytest.approx(1.0), 2)
+
+
 def test_cosine_and_directional_similarity():
     assert M.cosine(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]]))[0] == pytest.approx(1 / math.sqrt(2))
     edit, recon = np.array([[2.0, 0.0]]), np.array([[0.0, 3.0]])  # unit-normalised first

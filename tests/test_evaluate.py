@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,11 +10,21 @@ import torch
 
 from chatface_widgets.eval import metrics as M
 from chatface_widgets.eval.cli import summary
-from chatface_widgets.eval.evaluate import METRICS, STRENGTHS, _as_array, _edited_outside, evaluate, open_faces
+from chatface_widgets.eval.evaluate import (
+    METRICS,
+    STRENGTHS,
+    OpenedFace,
+    _as_array,
+    _edited_outside,
+    attainable,
+    evaluate,
+    open_faces,
+)
 from chatface_widgets.eval.plots import save_plots
 from chatface_widgets.eval.sheet import make_sheet
 from chatface_widgets.testing.tiny import tiny_engine
-from chatface_widgets.toy.oracle import Oracle, OracleConfig
+from chatface_widgets.toy import HELDOUT_SEED_START, render_face, sample_params
+from chatface_widgets.toy.oracle import Oracle, OracleConfig, load_oracle
 
 ATTRS = ["smile", "eyeglasses"]
 
@@ -68,6 +79,7 @@ def test_json_shape_and_types(result):
         assert all(_is_number_or_none(m[k]) for k in METRICS)
         assert m["s_dir"] is None  # no CLIP judge
         assert 0.0 <= m["sc"] <= 1.0 and 0.0 <= m["id"] <= 1.0
+        assert m["unattainable_faces"] >= 0
     for variant in ("with_sms", "without_sms"):
         assert set(out["sms_ablation"][variant]) == set(METRICS)
     assert list(out["without_sms_attributes"]) == ATTRS  # the ablation's average is over these
@@ -154,3 +166,16 @@ def test_cli_writes_json_sheet_and_plots(tmp_path, oracle):
     result = json.loads((out / "r.json").read_text())
     assert list(result["attributes"]) == ATTRS and result["meta"]["command"].startswith("chatface eval")
     assert (out / "s.png").is_file() and (out / "metrics.png").is_file() and (out / "sweep.png").is_file()
+
+
+def test_curls_cannot_be_asked_of_a_buzz_cut():
+    """The toy world draws no curls on a buzz cut: only a new hairstyle could make such a face a hit."""
+    folder = Path(__file__).resolve().parents[1] / "weights" / "toy"
+    if not (folder / "oracle.safetensors").is_file():
+        pytest.skip("no shipped oracle")
+    params = [sample_params(HELDOUT_SEED_START + i) for i in (5, 0)]
+    assert [p.hair_style for p in params] == ["buzz", "short"]
+    faces = [OpenedFace(p, render_face(p, 48), None) for p in params]
+    reach = attainable(load_oracle(folder), faces, ["curly hair", "eyeglasses"])
+    assert reach["curly hair"].tolist() == [False, True]
+    assert reach["eyeglasses"].tolist() == [True, True]

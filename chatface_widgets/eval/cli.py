@@ -53,10 +53,10 @@ def _fmt(v) -> str:
 
 def summary(result: dict) -> str:
     """Plain-text table of the per-attribute metrics and the acceptance numbers."""
-    lines = [f"{'attribute':17s} {'hit':>5s} {'id':>5s} {'s_dir':>5s} {'sc':>5s} {'pres':>5s}  eligible"]
+    lines = [f"{'attribute':17s} {'hit':>5s} {'id':>5s} {'s_dir':>5s} {'sc':>5s} {'pres':>5s}  eligible (unattainable)"]
     for name, m in result["attributes"].items():
         lines.append(f"{name:17s} {_fmt(m['hit_rate'])} {_fmt(m['id'])} {_fmt(m['s_dir'])} {_fmt(m['sc'])} "
-                     f"{_fmt(m['preservation'])}  {m['eligible_faces']}")
+                     f"{_fmt(m['preservation'])}  {m['eligible_faces']} ({m.get('unattainable_faces', 0)})")
     for variant, m in result["sms_ablation"].items():
         lines.append(f"{'mean ' + variant:17s} {_fmt(m['hit_rate'])} {_fmt(m['id'])} {_fmt(m['s_dir'])} {_fmt(m['sc'])} "
                      f"{_fmt(m['preservation'])}")

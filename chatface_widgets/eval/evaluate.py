@@ -35,7 +35,8 @@ ATTRIBUTE_PARTS = {
 # How captions name an attribute after "a face with ...".
 PHRASES = {"smile": "a smile", "beard": "a beard"}
 DEFINITIONS = {
-    "hit": f"faces whose reconstruction reads the attribute absent (oracle < {M.THRESHOLD}) are eligible; a hit "
+    "hit": f"faces whose reconstruction reads the attribute absent (oracle < {M.THRESHOLD}) and whose render with "
+           f"the attribute = 1 reads it present (attainable without changing the identity) are eligible; a hit "
            f"reads >= {M.THRESHOLD} after the edit and rose by >= {M.HIT_MARGIN}",
     "sc": f"edited region = pixels whose part id (renderer masks of the face and of the face with the attribute = 1) "
           f"is one of the attribute's parts, or where those two renders differ by >= {M.SC_TOLERANCE}, dilated by "
@@ -116,6 +117,15 @@ def attribute_pairs(engine: Engine, attributes: Optional[Sequence[str]] = None) 
     return pairs
 
 
+def attainable(oracle: Oracle, opened: Sequence[OpenedFace], keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """{attribute: bool per face}: the renderer drawing the attribute (= 1) on that identity reads present."""
+    out = {}
+    for key in keys:
+        drawn = [render_face(op.params.with_attributes({key: 1.0}), op.truth.mask.shape[0]).image for op in opened]
+        out[key] = np.asarray(oracle.predict(drawn)[key]) >= M.THRESHOLD if drawn else np.zeros(0, bool)
+    return out
+
+
 def _edited_outside(op: OpenedFace, attribute: str) -> np.ndarray:
     """Boolean (H, W) map of the pixels outside the attribute's edited region (see DEFINITIONS['sc'])."""
     size = op.truth.mask.shape[0]
@@ -186,14 +196,16 @@ def _phrase(key: str) -> str:
     return PHRASES.get(key, key)
 
 
-def _summaries(col: _Collector, variant: str, pairs) -> dict:
-    """Per-attribute metric dict for one variant."""
+def _summaries(col: _Collector, variant: str, pairs, reach: dict[str, np.ndarray]) -> dict:
+    """Per-attribute metric dict for one variant (``reach``: :func:`attainable` per attribute key)."""
     out = {}
-    for name, _ in pairs:
-        rate, n = M.hit_rate(col.array((variant, name, "before")), col.array((variant, name, "after")))
+    for name, key in pairs:
+        before = col.array((variant, name, "before"))
+        rate, n = M.hit_rate(before, col.array((variant, name, "after")), attainable=reach[key])
         out[name] = {"hit_rate": rate, "id": col.mean((variant, name, "id")), "s_dir": col.mean((variant, name, "s_dir")),
                      "sc": col.mean((variant, name, "sc")), "preservation": col.mean((variant, name, "preservation")),
-                     "eligible_faces": n, "mean_reading_before": col.mean((variant, name, "before")),
+                     "eligible_faces": n, "unattainable_faces": int((M.eligible(before) & ~reach[key]).sum()),
+                     "mean_reading_before": col.mean((variant, name, "before")),
                      "mean_reading_after": col.mean((variant, name, "after"))}
     return out
 
@@ -203,12 +215,13 @@ def _average(per_attribute: dict) -> dict:
     return {m: M.nanmean(v[m] for v in per_attribute.values()) for m in METRICS}
 
 
-def _sweep(col: _Collector, pairs) -> dict:
-    """Mean oracle reading per strength on faces whose reconstruction reads the attribute absent."""
+def _sweep(col: _Collector, pairs, reach: dict[str, np.ndarray]) -> dict:
+    """Mean oracle reading per strength on the eligible faces (all faces when none is)."""
     out = {}
-    for name, _ in pairs:
+    for name, key in pairs:
         before = col.array(("sms", name, "before"))
-        ok = M.eligible(before) if M.eligible(before).any() else np.ones(len(before), bool)
+        ok = M.eligible(before, attainable=reach[key])
+        ok = ok if ok.any() else np.ones(len(before), bool)
         means = [float(before[ok].mean()) if ok.any() else math.nan]
         means += [float(col.array(("sweep", name, s))[ok].mean()) if ok.any() else math.nan for s in STRENGTHS]
         out[name] = {"strengths": [0.0, *STRENGTHS], "mean_reading": means, "monotone": M.monotone(means),
@@ -216,17 +229,17 @@ def _sweep(col: _Collector, pairs) -> dict:
     return out
 
 
-def _multi(col: _Collector, combos, alone: dict) -> dict:
-    """Hit rate of each attribute inside a combined edit vs the same attribute alone."""
+def _multi(col: _Collector, combos, alone: dict, reach: dict[str, np.ndarray]) -> dict:
+    """Hit rate of each attribute inside a combined edit vs the same attribute alone (``reach`` by name)."""
     out = {}
     for combo in combos:
         label = "+".join(combo)
         per, all_hit = {}, None
         for name in combo:
             before, after = col.array(("sms", name, "before")), col.array(("multi", label, name))
-            rate, n = M.hit_rate(before, after)
+            rate, n = M.hit_rate(before, after, attainable=reach[name])
             per[name] = {"combined": rate, "alone": alone[name]["hit_rate"], "eligible_faces": n}
-            h, e = M.hit(before, after), M.eligible(before)
+            h, e = M.hit(before, after), M.eligible(before, attainable=reach[name])
             all_hit = (h, e) if all_hit is None else (all_hit[0] & h, all_hit[1] & e)
         n_all = int(all_hit[1].sum())
         out[label] = {"attributes": per, "all_hit_rate": float(all_hit[0][all_hit[1]].mean()) if n_all else math.nan,
@@ -309,14 +322,15 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
         if images is not None:
             images.append({"original": op.truth.image, "reconstruction": sms_images[0],
                            **{name: sms_images[1 + k] for k, name in enumerate(names)}})
-    per_attribute = _summaries(col, "sms", pairs)
-    plain_per_attribute = _summaries(col, "plain", pairs)
+    reach = attainable(oracle, opened, list(keys.values()))
+    per_attribute = _summaries(col, "sms", pairs, reach)
+    plain_per_attribute = _summaries(col, "plain", pairs, reach)
     result = {
         "attributes": per_attribute,
         "sms_ablation": {"with_sms": _average(per_attribute), "without_sms": _average(plain_per_attribute)},
         "without_sms_attributes": plain_per_attribute,
-        "multi": _multi(col, combos, per_attribute),
-        "sweep": _sweep(col, pairs),
+        "multi": _multi(col, combos, per_attribute, {name: reach[key] for name, key in pairs}),
+        "sweep": _sweep(col, pairs, reach),
     }
     if recon:
         result["recon"] = reconstruction_report(engine, faces, seed, oracle, opened=opened)

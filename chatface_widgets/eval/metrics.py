@@ -4,6 +4,9 @@ Definitions used by ``chatface eval``:
 
 * hit: for a face whose reconstruction reads the attribute as absent (oracle < 0.5), the edit is a
   hit when the oracle reading of the edit is ≥ 0.5 and rose by ≥ 0.3 over the reconstruction.
+  Callers may also pass ``attainable`` (per face): whether the attribute can show on that face at
+  all without changing who it is (the toy world draws no curls on a buzz cut); other faces are not
+  eligible, since only an identity change could make them hits.
 * sc (spatial consistency): among pixels outside the edited region, the fraction whose largest
   per-channel absolute change between reconstruction and edit is < 0.1.
 * preservation: PSNR (peak 1.0) between reconstruction and edit over the pixels outside the edited
@@ -51,9 +54,10 @@ def spatial_consistency(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tol: flo
     return float(np.mean(change[mask] < tol))
 
 
-def eligible(before: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
-    """Faces on which an add-the-attribute edit can be judged: the attribute reads absent."""
-    return np.asarray(before, np.float64) < threshold
+def eligible(before: np.ndarray, threshold: float = THRESHOLD, attainable: np.ndarray | None = None) -> np.ndarray:
+    """Faces on which an add-the-attribute edit can be judged: the attribute reads absent (and is attainable)."""
+    ok = np.asarray(before, np.float64) < threshold
+    return ok if attainable is None else ok & np.asarray(attainable, bool)
 
 
 def hit(before: np.ndarray, after: np.ndarray, threshold: float = THRESHOLD, margin: float = HIT_MARGIN) -> np.ndarray:
@@ -62,10 +66,10 @@ def hit(before: np.ndarray, after: np.ndarray, threshold: float = THRESHOLD, mar
     return (before < threshold) & (after >= threshold) & (after - before >= margin)
 
 
-def hit_rate(before: np.ndarray, after: np.ndarray, threshold: float = THRESHOLD,
-             margin: float = HIT_MARGIN) -> tuple[float, int]:
+def hit_rate(before: np.ndarray, after: np.ndarray, threshold: float = THRESHOLD, margin: float = HIT_MARGIN,
+             attainable: np.ndarray | None = None) -> tuple[float, int]:
     """(fraction of eligible faces that are hits, number of eligible faces); nan when none is eligible."""
-    ok = eligible(before, threshold)
+    ok = eligible(before, threshold, attainable)
     n = int(ok.sum())
     return (float(hit(before, after, threshold, margin)[ok].mean()) if n else math.nan), n
 

@@ -21,7 +21,7 @@ from .. import sampling
 from ..engine import Engine
 from ..photo import to_pil
 from . import metrics as M
-from .evaluate import _decode, _embed, attribute_pairs, default_oracle_folder, jsonable, open_faces
+from .evaluate import _decode, _embed, attainable, attribute_pairs, default_oracle_folder, jsonable, open_faces
 
 
 def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, seed: int = 0, judges=None,
@@ -47,9 +47,10 @@ def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, 
         for j, e in enumerate(edits, start=1):
             after[e].append(reading[e[2]][j])
             ids[e].append(float(emb[0] @ emb[j]))
+    reach = attainable(oracle, opened, list(before))
     table: dict = {}
     for e in edits:
-        rate, n = M.hit_rate(np.asarray(before[e[2]]), np.asarray(after[e]))
+        rate, n = M.hit_rate(np.asarray(before[e[2]]), np.asarray(after[e]), attainable=reach[e[2]])
         table.setdefault(str(e[0]), {})[e[1]] = {"hit_rate": rate, "id": float(np.mean(ids[e])), "eligible_faces": n}
     return jsonable({"steps": steps, "faces": faces, "seed": seed, "sms": True, "table": table})
 
@@ -73,13 +74,14 @@ def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int =
     z = torch.cat([op.face.z for op in opened])
     x_T = torch.cat([op.face.noise(steps) for op in opened])
     before = oracle.predict([op.face.render({}, steps=steps) for op in opened])
+    reach = attainable(oracle, opened, list(vectors))
     out = {}
     for k in multiples:
         row = {}
         for name, vec in vectors.items():
             d = vec.to(z.device, z.dtype)
             after = oracle.predict(to_pil(_decode(engine, x_T, z + float(k) * d, steps)))
-            rate, n = M.hit_rate(before[name], after[name])
+            rate, n = M.hit_rate(before[name], after[name], attainable=reach[name])
             row[name] = {"hit_rate": rate, "eligible_faces": n}
         out[str(float(k))] = row
     return jsonable({"steps": steps, "faces": faces, "seed": seed, "sms": False, "table": out})

@@ -59,6 +59,8 @@ class MapperRecipe:
 # of the CLIP margin after 80 iterations; 160 iterations at λ_glob 4 took them from 0.53 / 0.47 to
 # 0.80 / 0.73 (curly hair lost hit rate that way, 0.79 → 0.71, so it keeps the defaults).
 # Retrained on DiffAE step 19656 (phase 8): mean hit 0.95, red lipstick 0.94, blue eyes 0.92, curly hair 0.79.
+# Session 6, DiffAE step 22878 (phase 9, hair weighted 4x): curly hair at train strength 0.4 hit 0.95 of 39
+# faces that can be curly (seed 400, 60 faces) against 0.90 at 0.5, id 0.90 vs 0.92; 160 iterations gave 0.92.
 TOY_LR_MUL = 1.0
 TOY_LAMBDA_GLOBAL = 2.0
 TOY_ITERS = 80
@@ -71,7 +73,7 @@ TOY_RECIPES: tuple[MapperRecipe, ...] = (
     MapperRecipe("eyeglasses", "a face with eyeglasses", synonyms=("glasses", "spectacles", "specs")),
     MapperRecipe("red lipstick", "a face with red lipstick", synonyms=("lipstick", "red lips"), iters=160,
                  lambda_global=4.0),
-    MapperRecipe("curly hair", "a face with curly hair", synonyms=("curls", "curly")),
+    MapperRecipe("curly hair", "a face with curly hair", synonyms=("curls", "curly"), train_strength=0.4),
     MapperRecipe("gray hair", "a face with gray hair", synonyms=("grey hair", "silver hair", "white hair")),
     MapperRecipe("beard", "a face with a beard", synonyms=("bearded", "facial hair")),
     MapperRecipe("blue eyes", "a face with blue eyes", synonyms=("blue-eyed", "blue eye"), iters=160,
