@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -55,6 +55,13 @@ class OpenedFace:
     params: FaceParams
     truth: ToyFace
     face: Face
+    _drawn: dict = field(default_factory=dict, repr=False)
+
+    def drawn_with(self, attribute: str) -> ToyFace:
+        """The renderer's own image of this identity with ``attribute`` = 1 (cached: sc and eligibility share it)."""
+        if attribute not in self._drawn:
+            self._drawn[attribute] = render_face(self.params.with_attributes({attribute: 1.0}), self.truth.mask.shape[0])
+        return self._drawn[attribute]
 
 
 def default_oracle_folder(engine: Optional[Engine] = None) -> Path:
@@ -121,15 +128,14 @@ def attainable(oracle: Oracle, opened: Sequence[OpenedFace], keys: Sequence[str]
     """{attribute: bool per face}: the renderer drawing the attribute (= 1) on that identity reads present."""
     out = {}
     for key in keys:
-        drawn = [render_face(op.params.with_attributes({key: 1.0}), op.truth.mask.shape[0]).image for op in opened]
+        drawn = [op.drawn_with(key).image for op in opened]
         out[key] = np.asarray(oracle.predict(drawn)[key]) >= M.THRESHOLD if drawn else np.zeros(0, bool)
     return out
 
 
 def _edited_outside(op: OpenedFace, attribute: str) -> np.ndarray:
     """Boolean (H, W) map of the pixels outside the attribute's edited region (see DEFINITIONS['sc'])."""
-    size = op.truth.mask.shape[0]
-    after = render_face(op.params.with_attributes({attribute: 1.0}), size)
+    after = op.drawn_with(attribute)
     changed = np.abs(_as_array(after.image) - _as_array(op.truth.image)).max(-1) >= M.SC_TOLERANCE
     ids = [PARTS.index(part) for part in ATTRIBUTE_PARTS.get(attribute, ())]
     return ~M.edited_region(op.truth.mask, after.mask, ids, changed)
