@@ -8,29 +8,15 @@ Eq. 12) after validating names and strengths.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 import torch
 
+from .contract import EditContract, StepPolicy, UnknownAttributeError, normalize_name  # noqa: F401
 from .models.mapper import AttributeMapper, LinearDirection, compose, load_mapper
-
-MAX_STRENGTH = 2.0  # strengths beyond ±2 leave the region the mappers were trained for
-
-
-class UnknownAttributeError(KeyError):
-    """An attribute name the current model cannot edit; the message lists the known ones."""
-
-    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
-        return str(self.args[0]) if self.args else "unknown attribute"
-
-
-def normalize_name(name: str) -> str:
-    """Canonical form of an attribute name: lower case, single spaces, no underscores or dashes."""
-    return " ".join(str(name).replace("_", " ").replace("-", " ").lower().split())
-
 
 @dataclass
 class Attribute:
@@ -48,11 +34,13 @@ class AttributeRegistry:
 
     def __init__(self, attributes: Iterable[Attribute] = ()):
         self._items: dict[str, Attribute] = {}
+        self._contract: Optional[EditContract] = None  # names and synonyms, rebuilt after add()
         for attr in attributes:
             self.add(attr)
 
     def add(self, attr: Attribute) -> None:
         self._items[normalize_name(attr.name)] = attr
+        self._contract = None
 
     @property
     def names(self) -> list[str]:
@@ -68,34 +56,27 @@ class AttributeRegistry:
         """Chat name → synonyms, for interpreters."""
         return {name: list(a.synonyms) for name, a in self._items.items()}
 
+    def contract(self, steps: Optional[StepPolicy] = None) -> EditContract:
+        """The edit contract of these attributes (names, synonyms, recommended strengths) and a step policy."""
+        if self._contract is None:
+            recommended = {n: a.card["recommended_strength"] for n, a in self._items.items()
+                           if a.card.get("recommended_strength") is not None}
+            self._contract = EditContract(tuple(self.names), self.synonyms(), recommended)
+        return self._contract if steps is None else replace(self._contract, steps=steps)
+
     def resolve(self, name: str, strict: bool = True) -> Optional[str]:
         """The registry name for ``name`` (exact or synonym); raises UnknownAttributeError when strict."""
-        key = normalize_name(name)
-        if key in self._items:
-            return key
-        for attr_name, attr in self._items.items():
-            if key in (normalize_name(s) for s in attr.synonyms):
-                return attr_name
-        if strict:
-            known = ", ".join(self.names) or "(none)"
-            raise UnknownAttributeError(f"unknown attribute {name!r}; this model can edit: {known}")
-        return None
+        return self.contract().resolve(name, strict)
 
     def __getitem__(self, name: str) -> Attribute:
         return self._items[self.resolve(name)]
 
     def validate(self, strengths: Mapping[str, float]) -> dict[str, float]:
-        """Resolve names and check strengths are finite numbers within ±MAX_STRENGTH."""
-        clean: dict[str, float] = {}
-        for name, value in strengths.items():
-            key = self.resolve(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-                raise ValueError(f"strength for {key!r} must be a number, got {value!r}")
-            value = float(value)
-            if not math.isfinite(value) or abs(value) > MAX_STRENGTH:
-                raise ValueError(f"strength for {key!r} must be finite and within ±{MAX_STRENGTH}, got {value}")
-            clean[key] = clean.get(key, 0.0) + value
-        return clean
+        """Resolve names, check strengths and merge synonyms (EditContract.merge); notes become warnings."""
+        merged = self.contract().merge(strengths)
+        for note in merged.notes:
+            warnings.warn(note, stacklevel=3)
+        return dict(merged.strengths)
 
     def compose(self, z: torch.Tensor, strengths: Mapping[str, float]) -> torch.Tensor:
         """z_edit = z + Σ s_i·Δz_i(z) (ChatFace Eq. 12), validating names and strengths first."""

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .respacing import (BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alpha_bar_full, base_betas,  # noqa: F401
+from .diffusion.respacing import (BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alpha_bar_full, base_betas,  # noqa: F401
                         check_steps, ddim_timesteps, nearest_valid_steps, valid_step_counts)
 
 @dataclass(frozen=True)

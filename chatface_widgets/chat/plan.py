@@ -14,14 +14,14 @@ Action = Literal["edit", "undo", "redo", "reset", "none"]
 @lru_cache(maxsize=1)
 def _valid_steps() -> frozenset[int]:
     """The DiffAE step counts, read lazily from ``chatface_widgets.sampling`` (which imports torch)."""
-    from chatface_widgets.respacing import valid_step_counts
+    from chatface_widgets.diffusion.respacing import valid_step_counts
 
     return frozenset(valid_step_counts())
 
 
 def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
     """The valid step count nearest to ``steps`` after clamping to [low, high] (larger on a tie)."""
-    from chatface_widgets.respacing import nearest_valid_steps
+    from chatface_widgets.diffusion.respacing import nearest_valid_steps
 
     return max(nearest_valid_steps(min(max(int(steps), low), high)))
 

@@ -21,7 +21,7 @@ import torch
 
 from .. import sampling
 from ..models.diffae import DiffAE, load_diffae
-from ..respacing import alpha_bar_full
+from ..diffusion.respacing import alpha_bar_full
 from ..toy import HELDOUT_SEED_START, sample_params
 from ..toy.oracle import Oracle, decode_outputs, load_oracle, render_tensor
 

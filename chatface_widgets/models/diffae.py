@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..respacing import alpha_bar_full
+from ..diffusion.respacing import alpha_bar_full
 
 # ---------------------------------------------------------------------------------------------
 # Configuration

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae, v_target
-from ..respacing import alpha_bar_full, ddim_timesteps
+from ..diffusion.respacing import alpha_bar_full, ddim_timesteps
 
 TOY_CONFIG = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,

@@ -1,0 +1,176 @@
+"""The edit contract: the one definition of strengths, attribute names and step counts.
+
+    contract = engine.contract                        # built from the model's registry and config
+    contract.resolve("smiling")                       # -> "smile" (name, synonym; else UnknownAttributeError)
+    contract.merge({"smile": 0.8, "grin": 0.6})       # -> MergedEdits({"smile": 1.0}, notes=("... capped ...",))
+    contract.steps.check(0)                           # -> ValueError naming the valid step counts
+
+Every part that must agree asks this module: the attribute registry, the engine, ``Plan``, the
+panel state and sliders, every interpreter (and the LLM prompt and schema), and the CLI. Pure
+Python (no torch), so the chat layer can use it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Mapping, Optional
+
+from .diffusion.respacing import check_steps, valid_step_counts
+
+STRENGTH_MIN, STRENGTH_MAX = -1.0, 1.0  # every strength, everywhere: slider, state, plan, engine
+DEFAULT_STRENGTH = 0.5  # ChatFace's slot default when the user names no amount (a mapper card may override)
+RESOLUTION = 0.01  # strengths are kept to two decimals, like the sliders show them
+QUALITY_STEPS = 50  # the paper's largest time-step slot ("best quality")
+INTERACTIVE_MAX_STEPS = 100  # the panel and the CLI refuse more (the Python API does not)
+INTERACTIVE_MAX_BATCH = 64  # images one panel or CLI call may render at once
+
+
+class UnknownAttributeError(KeyError):
+    """An attribute name the current model cannot edit; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return str(self.args[0]) if self.args else "unknown attribute"
+
+
+def normalize_name(name: str) -> str:
+    """Canonical form of an attribute name: lower case, single spaces, no underscores or dashes."""
+    return " ".join(str(name).replace("_", " ").replace("-", " ").lower().split())
+
+
+def check_strength(name: str, value) -> float:
+    """``value`` as a float if it is a finite number in [STRENGTH_MIN, STRENGTH_MAX]; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise ValueError(f"strength for {name!r} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or not STRENGTH_MIN <= value <= STRENGTH_MAX:
+        raise ValueError(f"strength for {name!r} must be a finite number in "
+                         f"[{STRENGTH_MIN:g}, {STRENGTH_MAX:g}], got {value}")
+    return value
+
+
+def clamp_strength(value: float) -> float:
+    """``value`` limited to [STRENGTH_MIN, STRENGTH_MAX] (finite input expected)."""
+    return min(STRENGTH_MAX, max(STRENGTH_MIN, float(value)))
+
+
+def quantize(value: float) -> float:
+    """A strength clamped to the range and rounded to RESOLUTION; NaN and infinities raise ValueError."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"a strength must be a finite number, got {value}")
+    return round(round(clamp_strength(value) / RESOLUTION) * RESOLUTION, 6) + 0.0  # + 0.0: no -0.0
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    """Which DDIM step counts a model accepts, which it uses by default, and the interactive bound."""
+
+    default: int  # the model's own default step count (a valid count)
+    maximum: Optional[int] = None  # the largest count accepted (panel and CLI); None: any valid count
+
+    def __post_init__(self):
+        check_steps(self.default)
+
+    def check(self, steps) -> int:
+        """``steps`` as an int if valid (and within ``maximum``); else ValueError naming valid counts."""
+        steps = check_steps(steps)
+        if self.maximum is not None and steps > self.maximum:
+            raise ValueError(f"steps={steps} is more than the {self.maximum} allowed here (it would take "
+                             f"{steps / self.default:.0f}x the default {self.default}-step time); choose "
+                             f"{self.default} to {self.maximum}, or call face.render(steps=...) from Python")
+        return steps
+
+    def or_default(self, steps) -> int:
+        """The default for None, else :meth:`check` (0 is an error, never 'the default')."""
+        return self.default if steps is None else self.check(steps)
+
+    def choices(self, up_to: int = QUALITY_STEPS) -> list[int]:
+        """The valid counts to offer in a menu: every valid count up to ``up_to``, plus the default."""
+        top = min(up_to, self.maximum) if self.maximum is not None else up_to
+        return sorted(set(valid_step_counts(top)) | {self.default})
+
+    def levels(self) -> tuple[int, int, int]:
+        """(fast, better, best): the default, about 2.5x the default, and the paper's 50."""
+        best = max(QUALITY_STEPS, self.default)
+        better = min((c for c in valid_step_counts(best) if c >= 2.5 * self.default), default=best)
+        return self.default, better, best
+
+    def bounded(self, maximum: int = INTERACTIVE_MAX_STEPS) -> "StepPolicy":
+        """The same policy with an upper bound (what the panel and the CLI use)."""
+        return replace(self, maximum=max(maximum, self.default))
+
+
+@dataclass(frozen=True)
+class MergedEdits:
+    """Strengths keyed by canonical attribute name, with notes on what merging changed."""
+
+    strengths: Mapping[str, float]
+    notes: tuple = ()
+
+
+@dataclass(frozen=True)
+class EditContract:
+    """What one model can edit and how: names with synonyms, recommended strengths, step policy."""
+
+    attributes: tuple  # canonical attribute names, in display order
+    synonyms: Mapping[str, tuple] = field(default_factory=dict)  # name -> other words for it
+    recommended: Mapping[str, float] = field(default_factory=dict)  # name -> strength "add X" means
+    steps: StepPolicy = StepPolicy(default=8)
+
+    def __post_init__(self):
+        attributes = tuple(dict.fromkeys(normalize_name(a) for a in self.attributes))
+        synonyms = {normalize_name(k): tuple(normalize_name(s) for s in v) for k, v in dict(self.synonyms).items()}
+        recommended = {normalize_name(k): float(v) for k, v in dict(self.recommended).items()}
+        for name, value in recommended.items():
+            check_strength(name, value)
+        object.__setattr__(self, "attributes", attributes)
+        object.__setattr__(self, "synonyms", MappingProxyType(synonyms))
+        object.__setattr__(self, "recommended", MappingProxyType(recommended))
+        lookup = {}
+        for name in attributes:
+            for word in synonyms.get(name, ()):
+                lookup.setdefault(word, name)
+        lookup.update({name: name for name in attributes})  # a real name always wins over a synonym
+        object.__setattr__(self, "_lookup", MappingProxyType(lookup))
+
+    def resolve(self, name: str, strict: bool = True) -> Optional[str]:
+        """The canonical name for ``name`` or one of its synonyms; UnknownAttributeError when strict."""
+        key = self._lookup.get(normalize_name(name))
+        if key is None and strict:
+            known = ", ".join(self.attributes) or "(none)"
+            raise UnknownAttributeError(f"unknown attribute {name!r}; this model can edit: {known}")
+        return key
+
+    def __contains__(self, name: str) -> bool:
+        return self.resolve(name, strict=False) is not None
+
+    def recommended_strength(self, name: str) -> float:
+        """The strength a plain "add X" means for this attribute (its card's, else DEFAULT_STRENGTH)."""
+        return self.recommended.get(self.resolve(name), DEFAULT_STRENGTH)
+
+    def merge(self, strengths: Mapping[str, float]) -> MergedEdits:
+        """Resolve names, check each strength, add up synonyms of one attribute and cap the sum.
+
+        ``{"smile": 1, "grin": 1}`` becomes ``{"smile": 1.0}`` with a note saying so.
+        """
+        merged: dict[str, float] = {}
+        said: dict[str, list[str]] = {}
+        for name, value in strengths.items():
+            key = self.resolve(name)
+            merged[key] = merged.get(key, 0.0) + check_strength(key, value)
+            said.setdefault(key, []).append(str(name))
+        notes = []
+        for key, value in merged.items():
+            if len(said[key]) > 1:
+                capped = clamp_strength(value)
+                words = ", ".join(repr(w) for w in said[key])
+                text = f"{words} all name {key!r}: merged into one strength {capped:+.2f}"
+                notes.append(text + (f" (the sum {value:+.2f} was capped)" if capped != value else ""))
+                merged[key] = capped
+        return MergedEdits(MappingProxyType(merged), tuple(notes))
+
+    def bounded(self) -> "EditContract":
+        """This contract with the interactive step bound (panel and CLI)."""
+        return replace(self, steps=self.steps.bounded())
