@@ -25,24 +25,13 @@ from . import sampling, speed
 from .models.diffae import DiffAE, DiffAEConfig
 
 ARCHS = ("tiny", "toy", "ffhq128", "ffhq256")
-# Official topologies (param counts 128,545,155 and 168,492,291 with the encoder).
-FFHQ128_CONFIG = DiffAEConfig(image_size=128, channel_mult=(1, 1, 2, 3, 4), enc_channel_mult=(1, 1, 2, 3, 4, 4),
-                              attn_levels=(3,), enc_attn_levels=(3,))
-FFHQ256_CONFIG = DiffAEConfig()
-_WEIGHTS_NAMES = {"ffhq128": "ffhq128_autoenc_130M", "ffhq256": "ffhq256_autoenc"}
 
 
 def arch_config(arch: str) -> DiffAEConfig:
-    """The DiffAEConfig of a benchmark architecture name."""
-    if arch == "tiny":
-        from .testing.tiny import TINY_CONFIG
+    """The DiffAEConfig of a benchmark architecture name (the catalogue's named configs)."""
+    from .models.configs import NAMED
 
-        return TINY_CONFIG
-    if arch == "toy":
-        from .train.diffae_trainer import TOY_CONFIG
-
-        return TOY_CONFIG
-    return {"ffhq128": FFHQ128_CONFIG, "ffhq256": FFHQ256_CONFIG}[arch]
+    return NAMED[arch]
 
 
 @torch.no_grad()
@@ -60,26 +49,23 @@ def randomize(model: DiffAE, seed: int = 0) -> DiffAE:
 
 
 def _stored_weights(arch: str) -> Path | None:
-    """A local checkpoint for the arch if one is already on disk (never downloads)."""
-    if arch == "toy":
-        from .engine import PACKAGE_DIR
+    """A local checkpoint for the arch if the catalogue finds one on disk (never downloads)."""
+    from .catalogue import find
 
-        path = PACKAGE_DIR.parent / "weights" / "toy" / "diffae.safetensors"
-        return path if path.is_file() else None
-    if arch in _WEIGHTS_NAMES:
-        from .weights import get_entry, local_path
-
-        path = local_path(get_entry(_WEIGHTS_NAMES[arch]))
-        return path if path.is_file() else None
-    return None
+    if arch == "tiny":
+        return None
+    try:
+        return find(arch).weights
+    except FileNotFoundError:
+        return None
 
 
 def build_model(arch: str, seed: int = 0, random_weights: bool = False) -> tuple[DiffAE, str]:
     """(eval float32 model, weights description): stored weights when present (unless asked not to), else random."""
     if arch == "tiny":
-        from .testing.tiny import tiny_model
+        from .catalogue import tiny_network
 
-        return tiny_model(seed), "random (tiny_model)"
+        return tiny_network(seed), "random (tiny_network)"
     path = None if random_weights else _stored_weights(arch)
     if path is not None:
         from .models.diffae import load_diffae

@@ -42,6 +42,14 @@ class AttributeRegistry:
         self._items[normalize_name(attr.name)] = attr
         self._contract = None
 
+    def get(self, name: str) -> Optional[Attribute]:
+        """The attribute stored under a canonical name, or None."""
+        return self._items.get(normalize_name(name))
+
+    def attributes(self) -> list[Attribute]:
+        """Every attribute, in registration order."""
+        return list(self._items.values())
+
     @property
     def names(self) -> list[str]:
         return list(self._items)
@@ -100,6 +108,7 @@ class AttributeRegistry:
             if card.get("kind") != "mlp_mapper":
                 continue
             mapper, card = load_mapper(card_path.with_suffix(".safetensors"))
+            card = {**card, "_path": str(card_path.with_suffix(".safetensors"))}
             if z_channels is not None and mapper.z_channels != z_channels:
                 raise ValueError(f"{card_path}: mapper for z size {mapper.z_channels}, model has {z_channels}")
             registry.add(Attribute(card["attribute"], mapper, tuple(card.get("synonyms", ())), "mlp", card))

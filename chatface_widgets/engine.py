@@ -10,9 +10,7 @@ with SMS (Eq. 13). All strengths 0 gives the reconstruction.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,30 +21,12 @@ import torch
 from PIL import Image
 
 from . import sampling
+from .contract import EditContract, StepPolicy
 from .editing import AttributeRegistry
 from .models.diffae import DiffAE, load_diffae
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-# Official models known to the weights registry; resolved lazily through chatface_widgets.weights.
-OFFICIAL_ALIASES = {"ffhq256": "ffhq256_autoenc", "ffhq256_autoenc": "ffhq256_autoenc",
-                    "ffhq128": "ffhq128_autoenc_130M", "ffhq128_autoenc_130M": "ffhq128_autoenc_130M"}
-# DiffAE's latent attribute classifier for each official model: 40 CelebA attributes as directions.
-CLASSIFIER_FOR = {"ffhq256_autoenc": "ffhq256_autoenc_cls", "ffhq128_autoenc_130M": "ffhq128_autoenc_cls"}
-
-
-def builtin_dir(name: str = "toy") -> Path:
-    """Folder of a built-in model: ``$CHATFACE_TOY_DIR``, the package's copy, or the repo's ``weights/``."""
-    env = os.environ.get("CHATFACE_TOY_DIR")
-    candidates = ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "weights" / name,
-                                                 Path(sys.prefix) / "share" / "chatface_widgets" / "weights" / name]
-    for folder in candidates:
-        if (folder / "diffae.safetensors").is_file():
-            return folder
-    raise FileNotFoundError(
-        f"the built-in model {name!r} was not found (looked in: {', '.join(str(c) for c in candidates)}). "
-        "Reinstall chatface-widgets from a full clone, or set CHATFACE_TOY_DIR to a folder holding diffae.safetensors."
-    )
+SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
 
 
 def pick_device(device: Optional[str] = None) -> torch.device:
@@ -64,7 +44,7 @@ def pick_device(device: Optional[str] = None) -> torch.device:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Where a model came from and how it wants to be used."""
+    """Where a model came from and how it wants to be used (read off its catalogue entry and config)."""
 
     name: str
     path: Path
@@ -73,32 +53,14 @@ class ModelInfo:
     image_size: int
 
 
-def _resolve_model(name_or_path) -> tuple[Path, str, bool]:
-    """Model name or checkpoint path → (weights file, display name, whether photos need alignment)."""
-    text = str(name_or_path)
-    if text == "toy":
-        return builtin_dir("toy") / "diffae.safetensors", "toy", False
-    if text in OFFICIAL_ALIASES:
-        from .weights import resolve
-
-        return Path(resolve(OFFICIAL_ALIASES[text])), text, True
-    path = Path(text).expanduser()
-    if path.is_dir() and (path / "diffae.safetensors").is_file():
-        path = path / "diffae.safetensors"
-    if path.is_file():
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        return path, path.stem, bool(meta.get("align", True))
-    known = ", ".join(["toy", *OFFICIAL_ALIASES])
-    raise FileNotFoundError(f"unknown model {text!r}: not a file, and not one of: {known}")
-
-
 class Engine:
     """A loaded diffusion autoencoder plus its attribute registry; open photos with :meth:`open`."""
 
     def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device, speed="off",
-                 threads="auto"):
+                 threads="auto", spec=None):
         from .speed import safe_prepare
+
+        self.spec = spec  # the catalogue entry (chatface_widgets.catalogue.ModelSpec); None for hand-built engines
 
         self.model = model.to(device).eval().requires_grad_(False)
         self.registry = registry
@@ -125,20 +87,19 @@ class Engine:
     @classmethod
     def load(cls, name_or_path="toy", device: Optional[str] = None, mappers: Optional[str | Path] = None,
              align: Optional[bool] = None, speed="auto", threads="auto") -> "Engine":
-        """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path; ``speed``: see speed.prepare."""
-        path, name, needs_align = _resolve_model(name_or_path)
-        model = load_diffae(path)
-        folder = path.parent
-        registry = AttributeRegistry.from_folder(Path(mappers) if mappers else folder / "mappers", model.config.z_channels)
-        _add_stored_directions(registry, folder, model.config.z_channels)
-        if str(name_or_path) in OFFICIAL_ALIASES:
-            _add_classifier_directions(registry, OFFICIAL_ALIASES[str(name_or_path)])
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
-                         default_steps=int(meta.get("config", {}).get("default_steps", model.config.default_steps)),
-                         image_size=int(meta.get("config", {}).get("image_size", model.config.image_size)))
-        return cls(model, registry, info, pick_device(device), speed=speed, threads=threads)
+        """Load a model by catalogue name ("toy", "tiny", "ffhq256", "ffhq128"), file or folder; ``speed``: see speed.prepare."""
+        from .catalogue import find
+
+        spec = find(name_or_path)
+        model = spec.load_network()
+        registry = spec.registry(model.config.z_channels, mappers=mappers)
+        return cls(model, registry, _info(spec, model, align), pick_device(device), speed=speed, threads=threads,
+                   spec=spec)
+
+    @property
+    def contract(self) -> EditContract:
+        """This model's edit contract: attribute names and synonyms, recommended strengths, step policy."""
+        return self.registry.contract(StepPolicy(default=self.info.default_steps))
 
     @property
     def attributes(self) -> list[str]:
@@ -150,8 +111,12 @@ class Engine:
         return self.info.image_size
 
     def open(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None) -> "Face":
-        """Read a photo, align or crop it to the model's size, and encode z (x_T is inverted on demand)."""
-        original = load_photo(photo)
+        """Read a photo, align or crop it to the model's size, and encode z (x_T is inverted on demand).
+
+        ``photo`` is a path, a PIL image, an array, or "sample" / "sample:NAME" / "sample:INDEX" for one
+        of the model's built-in sample photos.
+        """
+        original = load_photo(self.sample_path(photo) if is_sample(photo) else photo)
         aligned = None
         if self.info.align if align is None else align:
             from .align import align_face
@@ -165,9 +130,28 @@ class Engine:
             z = self.speed.encode(x0)
         return Face(self, original, image, x0, z, aligned)
 
+    def sample_path(self, text: str) -> Path:
+        """The file of a built-in sample photo named "sample", "sample:NAME" or "sample:INDEX"."""
+        from .catalogue import find
+
+        spec = self.spec or find("tiny")
+        return spec.sample(str(text).partition(":")[2] or 0)
+
     def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """ε_θ(x_t, t, z) for the samplers, through the prepared fast path (chatface_widgets.speed)."""
         return self.speed(x, t, z)
+
+
+def is_sample(photo) -> bool:
+    """Whether ``photo`` names a built-in sample ("sample" or "sample:NAME") rather than a file."""
+    return isinstance(photo, str) and (photo == SAMPLE or photo.startswith(SAMPLE + ":"))
+
+
+def _info(spec, model: DiffAE, align: Optional[bool]) -> ModelInfo:
+    """ModelInfo from a catalogue entry and the loaded network's config."""
+    return ModelInfo(name=spec.name, path=spec.weights or Path(f"<{spec.name}>"),
+                     align=spec.align if align is None else bool(align),
+                     default_steps=model.config.default_steps, image_size=model.config.image_size)
 
 
 SMALL_MODEL_PIXELS = 64  # at this size and below a UNet op is too small to split over CPU threads
@@ -188,40 +172,6 @@ def _pick_threads(threads, model: DiffAE, device: torch.device) -> Optional[int]
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be a positive integer, 'auto' or None; got {threads!r}")
     return None if threads is None else int(threads)
-
-
-def _add_stored_directions(registry: AttributeRegistry, folder: Path, z_channels: int) -> None:
-    """Add linear directions stored beside a model (``directions.safetensors`` + ``.json``)."""
-    from .models.mapper import LinearDirection, read_directions
-
-    stored = read_directions(folder)
-    if stored is None:
-        return
-    vectors, card = stored
-    directions = {}
-    for name, vec in vectors.items():
-        if vec.numel() != z_channels:
-            raise ValueError(f"{folder / 'directions.safetensors'}: direction {name!r} has size {vec.numel()}, "
-                             f"model z has {z_channels}")
-        directions[name] = LinearDirection(vec, name=name, amplitude=float(card["directions"][name]["amplitude"]))
-    registry.add_directions(directions, {n: e.get("synonyms", ()) for n, e in card["directions"].items()})
-
-
-def _add_classifier_directions(registry: AttributeRegistry, model_name: str) -> None:
-    """Add the 40 latent-classifier directions of an official model; warn (with the command) when absent."""
-    import warnings
-
-    from .weights import MissingWeightsError, resolve
-
-    try:
-        path = resolve(CLASSIFIER_FOR[model_name])
-    except MissingWeightsError as exc:
-        warnings.warn(f"no attribute classifier for {model_name}, so only trained mappers are editable.\n{exc}",
-                      stacklevel=3)
-        return
-    from .models.latent_classifier import load_latent_classifier
-
-    registry.add_directions(load_latent_classifier(path).directions())
 
 
 class Face:

@@ -9,7 +9,7 @@ import sys
 
 from chatface_widgets.models.mapper import load_mapper
 from chatface_widgets.train.distributed import shard
-from chatface_widgets.train.toy_recipes import TOY_RECIPES, select
+from chatface_widgets.train.toy_recipes import recipes_from
 
 
 def test_shard_is_round_robin_and_complete():
@@ -22,9 +22,10 @@ def test_shard_is_round_robin_and_complete():
 def test_toy_recipes_cover_the_eight_attributes():
     from chatface_widgets.toy import ATTRIBUTES
 
-    assert [r.attribute for r in TOY_RECIPES] == list(ATTRIBUTES)
-    assert all(r.target.startswith("a face with ") and r.source == "a face" and r.synonyms for r in TOY_RECIPES)
-    assert [r.attribute for r in select(TOY_RECIPES, ["beard", "smile"])] == ["beard", "smile"]
+    book = recipes_from("toy")
+    assert [r.attribute for r in book.recipes] == list(ATTRIBUTES)
+    assert all(r.target.startswith("a face with ") and r.source == "a face" and r.synonyms for r in book.recipes)
+    assert [r.attribute for r in book.select(["beard", "smile"])] == ["beard", "smile"]
 
 
 def test_torchrun_two_ranks_on_gloo(tmp_path):

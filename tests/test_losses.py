@@ -96,10 +96,10 @@ def test_clip_preprocessing_matches_clip_recipe():
 
 
 def test_toy_judges_load_if_shipped():
-    from chatface_widgets.engine import PACKAGE_DIR
+    from chatface_widgets.catalogue import builtin_folder
     from chatface_widgets.train.judges import load_toy_judges
 
-    folder = PACKAGE_DIR.parent / "weights" / "toy"
+    folder = builtin_folder()
     if not (folder / "clip.json").is_file() or not (folder / "identity.json").is_file():
         pytest.skip("toy judges not trained yet")
     clip, ident = load_toy_judges(folder)

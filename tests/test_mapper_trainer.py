@@ -133,30 +133,46 @@ def test_cosine_lr_runs_from_lr_to_lr_final_and_the_card_records_the_optimiser(s
 def test_recipe_defaults_fill_only_what_the_command_line_left_out():
     from types import SimpleNamespace
 
-    from chatface_widgets.train import toy_recipes as toy
+    from chatface_widgets.catalogue import find
     from chatface_widgets.train.mapper_trainer import build_parser, recipe_defaults
+    from chatface_widgets.train.recipes import RecipeBook
 
-    toy_engine, real_engine = (SimpleNamespace(info=SimpleNamespace(name=n)) for n in ("toy", "ffhq256"))
+    toy_spec = find("toy")
+    shipped = toy_spec.recipes()["defaults"]
+    toy_engine = SimpleNamespace(spec=toy_spec, info=SimpleNamespace(name="toy"))
+    real_engine = SimpleNamespace(spec=None, info=SimpleNamespace(name="ffhq256"))  # a model without recipes.json
     base = ["--attribute", "smile", "--target", "a face with a smile"]
     ours = recipe_defaults(toy_engine, build_parser().parse_args(base))
-    assert ours == {"iters": toy.TOY_ITERS, "lr_mul": toy.TOY_LR_MUL, "lambda_global": toy.TOY_LAMBDA_GLOBAL,
-                    "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL,
-                    "train_strength": toy.TOY_TRAIN_STRENGTH}
+    assert ours == shipped and ours["iters"] == 80 and ours["train_strength"] == 0.5
     paper = recipe_defaults(real_engine, build_parser().parse_args(base))
     assert paper == {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None,
                      "train_strength": 1.0}
     chosen = recipe_defaults(toy_engine, build_parser().parse_args(base + ["--global-margin", "none", "--iters", "5"]))
-    assert chosen["global_margin"] is None and chosen["iters"] == 5 and chosen["lr_final"] == toy.TOY_LR_FINAL
-    # an attribute with its own built-in settings gets them unless the command line says otherwise
-    recipe = toy.MapperRecipe("red lipstick", "a face with red lipstick", iters=7, lambda_global=3.0)
-    assert recipe.settings() == {"iters": 7, "lambda_global": 3.0, "train_strength": toy.TOY_TRAIN_STRENGTH}
-    assert recipe.settings(iters=9, train_strength=0.25) == {"iters": 9, "lambda_global": 3.0, "train_strength": 0.25}
-    own = toy.toy_recipe("Red  Lipstick")
-    assert own is not None and own.attribute == "red lipstick" and toy.toy_recipe("freckles") is None
+    assert chosen["global_margin"] is None and chosen["iters"] == 5 and chosen["lr_final"] == shipped["lr_final"]
+    # an attribute with its own recipe settings gets them unless the command line says otherwise
+    book = RecipeBook.from_data({"defaults": {"train_strength": 0.5},
+                                 "attributes": [{"attribute": "Red Lipstick", "target": "x", "iters": 7,
+                                                 "lambda_global": 3.0}]})
+    assert {k: book.settings("red lipstick")[k] for k in ("iters", "lambda_global", "train_strength")} == \
+        {"iters": 7, "lambda_global": 3.0, "train_strength": 0.5}
+    assert book.settings("red  lipstick", iters=9, train_strength=0.25)["iters"] == 9
+    assert book.get("freckles") is None and book.get("Red-Lipstick").attribute == "red lipstick"
     lip = recipe_defaults(toy_engine, build_parser().parse_args(["--attribute", "red lipstick", "--target", "x"]))
-    assert {k: lip[k] for k in ("iters", "lambda_global", "train_strength")} == own.settings()
+    assert (lip["iters"], lip["lambda_global"]) == (160, 4.0)
     assert recipe_defaults(real_engine, build_parser().parse_args(["--attribute", "red lipstick", "--target", "x"])
                            )["iters"] == 1000
+
+
+def test_a_trained_mapper_goes_to_the_user_folder_never_the_package(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from chatface_widgets.catalogue import builtin_folder, find
+    from chatface_widgets.train.mapper_trainer import default_output
+
+    monkeypatch.setenv("CHATFACE_HOME", str(tmp_path))
+    out = default_output(SimpleNamespace(spec=find("toy"), info=SimpleNamespace(name="toy")))
+    assert out == tmp_path / "models" / "toy" / "mappers"
+    assert builtin_folder() not in out.parents
 
 
 def test_training_at_half_strength_judges_half_the_mapper_step(setup, tmp_path):

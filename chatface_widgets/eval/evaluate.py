@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import sampling
-from ..engine import PACKAGE_DIR, Engine, Face
+from ..engine import Engine, Face
 from ..photo import to_tensor
 from ..toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
 from ..toy.oracle import Oracle, identity_features, load_oracle
@@ -65,10 +65,13 @@ class OpenedFace:
 
 
 def default_oracle_folder(engine: Optional[Engine] = None) -> Path:
-    """The model's folder when it holds an oracle, else the repository's ``weights/toy``."""
-    if engine is not None and (Path(engine.info.path).parent / "oracle.safetensors").is_file():
-        return Path(engine.info.path).parent
-    return PACKAGE_DIR.parent / "weights" / "toy"
+    """The model's folder when it holds an oracle, else the built-in model's folder (the catalogue's)."""
+    from ..catalogue import builtin_folder
+
+    folder = getattr(getattr(engine, "spec", None), "folder", None)
+    if folder is not None and (folder / "oracle.safetensors").is_file():
+        return folder
+    return builtin_folder()
 
 
 def open_faces(engine: Engine, faces: int, seed: int = 0) -> list[OpenedFace]:

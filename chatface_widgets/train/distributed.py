@@ -39,26 +39,25 @@ def init_from_env() -> tuple[int, int, int]:
 def build_engine_and_judges(args, local_rank: int):
     """The tiny random engine and judges (tests), or a real/toy engine with its judges."""
     device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if args.model == "tiny":
-        from ..testing.tiny import tiny_engine
-        from .judges import tiny_random_judges
-
-        engine = tiny_engine(device=device)
-        return engine, tuple(j.to(engine.device) for j in tiny_random_judges(image_size=engine.image_size))
     from ..engine import Engine
-    from .mapper_trainer import load_judges_for
 
     engine = Engine.load(args.model, device=device)
+    if args.model == "tiny":
+        from .judges import tiny_random_judges
+
+        return engine, tuple(j.to(engine.device) for j in tiny_random_judges(image_size=engine.image_size))
+    from .mapper_trainer import load_judges_for
+
     return engine, load_judges_for(engine, args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .mapper_trainer import folder_images, train_mapper
-    from .toy_recipes import recipes_from, select
+    from .toy_recipes import recipes_from
 
     p = argparse.ArgumentParser(description="Shard mapper recipes over torchrun ranks.")
     p.add_argument("--model", default="toy", help="toy, tiny (random test engine), ffhq256, ffhq128 or a path")
-    p.add_argument("--recipes", default="toy", help="'toy' or a JSON list of {attribute, target, source, synonyms}")
+    p.add_argument("--recipes", default="toy", help="a model name or folder ('toy': its recipes.json), or a recipes JSON file")
     p.add_argument("--only", nargs="*")
     p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8)
@@ -81,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rank, world, local = init_from_env()
     engine, judges = build_engine_and_judges(args, local)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
-    mine = shard(select(recipes_from(args.recipes), args.only), rank, world)
+    mine = shard(recipes_from(args.recipes).select(args.only), rank, world)
     done = []
     for r in mine:
         res = train_mapper(engine, r.attribute, r.target, r.source, args.iters, judges, args.out, r.synonyms,

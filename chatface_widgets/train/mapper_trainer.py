@@ -386,14 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", nargs="+", default=["a face"], help="source prompt(s)")
     p.add_argument("--synonyms", nargs="*", default=[], help="chat synonyms stored on the card")
     p.add_argument("--iters", type=int, default=_UNSET,
-                   help="default: the built-in recipe's count (TOY_ITERS = 80 unless the attribute has its own), else 1000")
+                   help="default: the model's recipe (recipes.json in its folder), else 1000")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--lr-final", type=optional_float, default=_UNSET,
                    help="cosine-decay the lr to this by the last iteration; 'none' keeps it constant "
-                        "(default: TOY_LR_FINAL for the built-in model, else none)")
+                        "(default: the model's recipe, else none)")
     p.add_argument("--lr-mul", type=float, default=_UNSET,
-                   help="equalised-lr multiplier of the mapper's layers (default: 1 for the built-in model, else 0.01)")
+                   help="equalised-lr multiplier of the mapper's layers (default: the model's recipe, else 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--images", help="folder of aligned training faces (required for real models)")
     p.add_argument("--pool-size", type=int, default=64, help="faces encoded up front")
@@ -401,16 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-model", default="ViT-B-32", help="open_clip model name (real models)")
     p.add_argument("--clip-pretrained", default="openai", help="open_clip pretrained tag or local weights file")
     p.add_argument("--id-weights", help="model_ir_se50.pth (real models)")
-    p.add_argument("--out", help="mapper folder (default: the model's mappers/ folder)")
+    p.add_argument("--out", help="mapper folder (default: <CHATFACE_HOME>/models/<model>/mappers, where the engine "
+                                 "finds it; never the package's own files)")
     p.add_argument("--lambda-global", type=float, default=_UNSET,
-                   help="weight of StyleCLIP's global CLIP loss (default: the built-in recipe's for the built-in model, "
+                   help="weight of StyleCLIP's global CLIP loss (default: the model's recipe, "
                         "else 0 = ChatFace's recipe)")
     p.add_argument("--global-margin", type=optional_float, default=_UNSET,
                    help="hinge the global CLIP loss at this target-over-source cosine gap; 'none' = StyleCLIP's form "
-                        "(default: TOY_GLOBAL_MARGIN for the built-in model, else none)")
+                        "(default: the model's recipe, else none)")
     p.add_argument("--train-strength", type=float, default=_UNSET,
-                   help="edit strength s at which the losses judge z + s·M(z) (default: the built-in recipe's for the "
-                        "built-in model, else 1 = ChatFace's recipe)")
+                   help="edit strength s at which the losses judge z + s·M(z) (default: the model's recipe, "
+                        "else 1 = ChatFace's recipe)")
     p.add_argument("--context", help="folder of other attributes' mappers to train amid (combined edits, Eq. 12)")
     p.add_argument("--context-prob", type=float, default=0.5, help="fraction of rows that get other attributes' edits")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
@@ -431,28 +432,23 @@ def optional_float(text: str) -> Optional[float]:
 
 
 def recipe_defaults(engine, args) -> dict:
-    """Unset iters, lr_mul, λ_glob, global margin, final lr and training strength: the built-in model's measured
-    recipe (with the attribute's own iterations, λ_glob and strength where it has them), else the paper's."""
-    from . import toy_recipes as toy
+    """Unset iters, lr_mul, λ_glob, global margin, final lr and training strength: the model's recipes
+    (its ``recipes.json`` in the catalogue, with the attribute's own overrides), else the paper's."""
+    from .recipes import RecipeBook
 
-    is_toy = engine.info.name == "toy"
-    own = (toy.toy_recipe(args.attribute) or toy.MapperRecipe(args.attribute, "")).settings()
     chosen = {"iters": args.iters, "lr_mul": args.lr_mul, "lambda_global": args.lambda_global,
               "global_margin": args.global_margin, "lr_final": args.lr_final, "train_strength": args.train_strength}
-    ours = {"iters": own["iters"], "lr_mul": toy.TOY_LR_MUL, "lambda_global": own["lambda_global"],
-            "global_margin": toy.TOY_GLOBAL_MARGIN, "lr_final": toy.TOY_LR_FINAL,
-            "train_strength": own["train_strength"]}
-    paper = {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None,
-             "train_strength": 1.0}
-    return {k: (v if v is not _UNSET else (ours if is_toy else paper)[k]) for k, v in chosen.items()}
+    book = RecipeBook.for_engine(engine).settings(args.attribute)
+    return {k: (v if v is not _UNSET else book[k]) for k, v in chosen.items()}
 
 
 def load_judges_for(engine, args):
-    """Toy judges for the built-in model, else open_clip + IR-SE50 from the given files."""
+    """The judges the catalogue names for the model: its toy judge networks, else open_clip + IR-SE50."""
     from .judges import ClipJudge, IdentityJudge, load_toy_judges
 
-    if args.judges or engine.info.name == "toy":
-        return load_toy_judges(args.judges or Path(engine.info.path).parent)
+    spec = getattr(engine, "spec", None)
+    if args.judges or (spec is not None and spec.judges == "toy"):
+        return load_toy_judges(args.judges or spec.folder)
     from ..weights import MissingWeightsError, resolve
 
     id_weights, pretrained = args.id_weights, args.clip_pretrained
@@ -467,6 +463,13 @@ def load_judges_for(engine, args):
             IdentityJudge.from_irse50(id_weights, device=engine.device))
 
 
+def default_output(engine) -> Path:
+    """Where a trained mapper goes unless --out says: the user folder of the model, never the package."""
+    from ..catalogue import user_folder
+
+    return user_folder(engine.spec.name if getattr(engine, "spec", None) else engine.info.name) / "mappers"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.threads:
@@ -477,7 +480,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     recipe = recipe_defaults(engine, args)
     judges = load_judges_for(engine, args)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
-    out = Path(args.out) if args.out else Path(engine.info.path).parent / "mappers"
+    out = Path(args.out) if args.out else default_output(engine)
     context = (load_context(args.context, args.attribute, engine.device, args.context_prob)
                if args.context else None)
     result = train_mapper(engine, args.attribute, args.target, args.source, recipe["iters"], judges, out, args.synonyms,

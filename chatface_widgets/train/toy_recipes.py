@@ -3,42 +3,21 @@
 Target prompts use the toy captions' own wording (the toy CLIP knows only those words); the
 synonyms go on each mapper's card for chat routing, in the manner of ChatFace's Table 4.
 
-    python -m chatface_widgets.train.toy_recipes            # each recipe's iterations (TOY_ITERS = 80 unless its own)
+    python -m chatface_widgets.train.toy_recipes --out weights/toy/mappers   # the shipped eight (recipes.json numbers)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
 from .mapper_trainer import RANGER_BETAS, optional_float
-
-
-@dataclass(frozen=True)
-class MapperRecipe:
-    """What one mapper is trained for: its registry name, CLIP prompts, chat synonyms and own overrides."""
-
-    attribute: str
-    target: str
-    source: str = "a face"
-    synonyms: tuple[str, ...] = ()
-    iters: Optional[int] = None  # this attribute's iteration count (None: TOY_ITERS)
-    lambda_global: Optional[float] = None  # this attribute's λ_glob (None: TOY_LAMBDA_GLOBAL)
-    train_strength: Optional[float] = None  # strength the losses judge (None: TOY_TRAIN_STRENGTH)
-
-    def settings(self, iters: Optional[int] = None, lambda_global: Optional[float] = None,
-                 train_strength: Optional[float] = None) -> dict:
-        """Iterations, λ_glob and training strength: the caller's if given, else the recipe's, else the toy default."""
-        pick = lambda given, own, default: given if given is not None else (own if own is not None else default)
-        return {"iters": pick(iters, self.iters, TOY_ITERS),
-                "lambda_global": pick(lambda_global, self.lambda_global, TOY_LAMBDA_GLOBAL),
-                "train_strength": pick(train_strength, self.train_strength, TOY_TRAIN_STRENGTH)}
-
+from .recipes import MapperRecipe, RecipeBook  # noqa: F401  (MapperRecipe re-exported)
 
 # Optimiser settings for the built-in model (measured in session 2, eyeglasses, 40 iterations, 20
 # held-out faces): with StyleCLIP's lr_mul 0.01 and ChatFace's losses only, the mapper's step stayed
@@ -61,64 +40,41 @@ class MapperRecipe:
 # Retrained on DiffAE step 19656 (phase 8): mean hit 0.95, red lipstick 0.94, blue eyes 0.92, curly hair 0.79.
 # Session 6, DiffAE step 22878 (phase 9, hair weighted 4x): curly hair at train strength 0.4 hit 0.95 of 39
 # faces that can be curly (seed 400, 60 faces) against 0.90 at 0.5, id 0.90 vs 0.92; 160 iterations gave 0.92.
-TOY_LR_MUL = 1.0
-TOY_LAMBDA_GLOBAL = 2.0
-TOY_ITERS = 80
-TOY_GLOBAL_MARGIN = 0.35
-TOY_LR_FINAL = 0.01
-TOY_TRAIN_STRENGTH = 0.5
-
-TOY_RECIPES: tuple[MapperRecipe, ...] = (
-    MapperRecipe("smile", "a face with a smile", synonyms=("smiling", "happy", "grin")),
-    MapperRecipe("eyeglasses", "a face with eyeglasses", synonyms=("glasses", "spectacles", "specs")),
-    MapperRecipe("red lipstick", "a face with red lipstick", synonyms=("lipstick", "red lips"), iters=160,
-                 lambda_global=4.0),
-    MapperRecipe("curly hair", "a face with curly hair", synonyms=("curls", "curly"), train_strength=0.4),
-    MapperRecipe("gray hair", "a face with gray hair", synonyms=("grey hair", "silver hair", "white hair")),
-    MapperRecipe("beard", "a face with a beard", synonyms=("bearded", "facial hair")),
-    MapperRecipe("blue eyes", "a face with blue eyes", synonyms=("blue-eyed", "blue eye"), iters=160,
-                 lambda_global=4.0),
-    MapperRecipe("pale skin", "a face with pale skin", synonyms=("fair skin", "light skin", "pale")),
-)
+# The numbers themselves are data: weights/toy/recipes.json (read through the model catalogue).
 
 
-def recipes_from(spec: str) -> list[MapperRecipe]:
-    """'toy' → TOY_RECIPES; else a JSON file holding a list of {attribute, target, source?, synonyms?, iters?,
-    lambda_global?, train_strength?}."""
-    if spec == "toy":
-        return list(TOY_RECIPES)
-    items = json.loads(Path(spec).read_text())
-    return [MapperRecipe(d["attribute"], d["target"], d.get("source", "a face"), tuple(d.get("synonyms", ())),
-                         d.get("iters"), d.get("lambda_global"), d.get("train_strength")) for d in items]
+def toy_book() -> RecipeBook:
+    """The built-in model's recipe book (``recipes.json`` in its folder)."""
+    from ..catalogue import find
+
+    return RecipeBook.from_data(find("toy").recipes())
 
 
-def toy_recipe(attribute: str) -> Optional[MapperRecipe]:
-    """The built-in recipe for an attribute name (any spelling the registry accepts), or None."""
-    from ..editing import normalize_name
+def recipes_from(spec: str) -> RecipeBook:
+    """A model's recipe book: a catalogue name or model folder ("toy"), or a recipes JSON file."""
+    import json
 
-    return next((r for r in TOY_RECIPES if r.attribute == normalize_name(attribute)), None)
+    path = Path(spec)
+    if path.suffix == ".json" and path.is_file():
+        data = json.loads(path.read_text())
+        return RecipeBook.from_data(data if isinstance(data, dict) else {"attributes": data})
+    from ..catalogue import find
 
-
-def select(recipes: Sequence[MapperRecipe], only: Optional[Sequence[str]]) -> list[MapperRecipe]:
-    """Recipes whose attribute is in ``only`` (all when None); unknown names raise KeyError."""
-    if not only:
-        return list(recipes)
-    known = {r.attribute: r for r in recipes}
-    missing = [a for a in only if a not in known]
-    if missing:
-        raise KeyError(f"no recipe for {missing}; known: {sorted(known)}")
-    return [known[a] for a in only]
+    return RecipeBook.from_data(find(spec).recipes())
 
 
 def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=None, only: Optional[Sequence[str]] = None,
                           pool_size: int = 128, batch: int = 8, seed: int = 0, progress: bool = True,
-                          checkpoint_dir=None, device: Optional[str] = None, lr_mul: float = TOY_LR_MUL,
+                          checkpoint_dir=None, device: Optional[str] = None,
                           grad_checkpoint: bool = False, lambda_global: Optional[float] = None,
-                          model: str = "toy", global_margin: Optional[float] = TOY_GLOBAL_MARGIN, context=None,
+                          model: str = "toy", global_margin: Optional[float] = None, context=None,
                           context_prob: float = 0.5, beta2: float = RANGER_BETAS[1],
-                          lr_final: Optional[float] = TOY_LR_FINAL,
+                          lr_final: Optional[float] = None, lr_mul: Optional[float] = None,
                           train_strength: Optional[float] = None) -> list[dict]:
-    """Train the eight built-in mappers one after another into ``weights/toy/mappers`` (resumable).
+    """Train every mapper in a model's recipes one after another (resumable).
+
+    Mappers go to ``out_dir``, by default the user folder of the model (``catalogue.user_folder``);
+    the project's own retraining passes ``out_dir=weights/toy/mappers``.
 
     ``iters``, ``lambda_global`` and ``train_strength`` apply to every attribute when given; else each
     recipe's own.
@@ -126,50 +82,53 @@ def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=
     Gradient checkpointing is off by default here: the 48 px toy decoder's eight steps of
     activations fit in about 2 GB at batch 8, and recomputing them costs a third more time.
     """
-    from ..engine import PACKAGE_DIR, Engine
+    from ..catalogue import user_folder
+    from ..engine import Engine
     from .judges import load_toy_judges
     from .losses import LossWeights
     from .mapper_trainer import encode_pool, load_context, toy_training_images, train_mapper
 
     engine = Engine.load(model, device=device, align=False)
-    folder = Path(engine.info.path).parent
-    judges = load_toy_judges(judges_dir or folder)
+    book = RecipeBook.for_engine(engine)
+    judges = load_toy_judges(judges_dir or engine.spec.folder)
     judges = tuple(j.to(engine.device) for j in judges)
-    out_dir = Path(out_dir or folder / "mappers")
-    checkpoint_dir = Path(checkpoint_dir or PACKAGE_DIR.parent / "runs" / "mapper_checkpoints" / "toy")
+    out_dir = Path(out_dir or user_folder(engine.spec.name) / "mappers")
+    checkpoint_dir = Path(checkpoint_dir or user_folder(engine.spec.name) / "mapper_checkpoints")
     pool = encode_pool(engine, toy_training_images(pool_size, engine.image_size, seed), judges, progress=progress)
     results = []
     everyone = load_context(context, device=engine.device, prob=context_prob) if context else None  # read once
-    for r in select(TOY_RECIPES, only):
+    for r in book.select(only):
         ctx = everyone.without(r.attribute) if everyone is not None else None
-        own = r.settings(iters, lambda_global, train_strength)
+        own = book.settings(r.attribute, iters=iters, lambda_global=lambda_global, train_strength=train_strength,
+                            lr_mul=lr_mul, lr_final=lr_final, global_margin=global_margin)
         res = train_mapper(engine, r.attribute, r.target, r.source, own["iters"], judges, out_dir, r.synonyms, batch=batch,
-                           seed=seed, progress=progress, pool=pool, checkpoint_dir=checkpoint_dir, lr_mul=lr_mul,
-                           grad_checkpoint=grad_checkpoint, context=ctx, beta2=beta2, lr_final=lr_final,
+                           seed=seed, progress=progress, pool=pool, checkpoint_dir=checkpoint_dir, lr_mul=own["lr_mul"],
+                           grad_checkpoint=grad_checkpoint, context=ctx, beta2=beta2, lr_final=own["lr_final"],
                            train_strength=own["train_strength"],
-                           weights=LossWeights(glob=own["lambda_global"], glob_margin=global_margin))
+                           weights=LossWeights(glob=own["lambda_global"], glob_margin=own["global_margin"]))
         results.append({"recipe": asdict(r), "path": res["path"], "losses": res["card"]["losses"]})
     return results
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description="Train all eight built-in (toy) mappers.")
+    p = argparse.ArgumentParser(prog="python -m chatface_widgets.train.toy_recipes",
+                                description="Train every mapper in a model's recipes.json (default: the built-in model's eight).")
     p.add_argument("--iters", type=int, help="iterations for every attribute (default: each recipe's own)")
     p.add_argument("--model", default="toy", help="toy, or a folder laid out like weights/toy (judges beside it)")
     p.add_argument("--only", nargs="*", help="attribute names to train (default: all eight)")
-    p.add_argument("--out")
-    p.add_argument("--checkpoint-dir", help="resumable training state (default: runs/mapper_checkpoints/toy)")
+    p.add_argument("--out", help="mapper folder (default: <CHATFACE_HOME>/models/<model>/mappers; never the package)")
+    p.add_argument("--checkpoint-dir", help="resumable training state (default: <CHATFACE_HOME>/models/<model>/mapper_checkpoints)")
     p.add_argument("--pool-size", type=int, default=128)
-    p.add_argument("--lr-mul", type=float, default=TOY_LR_MUL)
+    p.add_argument("--lr-mul", type=float, help="default: the recipes' own")
     p.add_argument("--lambda-global", type=float,
                    help="weight of StyleCLIP's global CLIP loss for every attribute (default: each recipe's own)")
-    p.add_argument("--global-margin", type=optional_float, default=TOY_GLOBAL_MARGIN,
-                   help="hinge the global CLIP loss at this target-over-source cosine gap; 'none' = StyleCLIP's form")
+    p.add_argument("--global-margin", type=optional_float, default=None,
+                   help="hinge the global CLIP loss at this target-over-source cosine gap (default: the recipes' own)")
     p.add_argument("--context", help="folder of mappers to train amid (combined edits, Eq. 12); read once, before training")
     p.add_argument("--context-prob", type=float, default=0.5)
     p.add_argument("--beta2", type=float, default=RANGER_BETAS[1], help="Ranger's β₂")
-    p.add_argument("--lr-final", type=optional_float, default=TOY_LR_FINAL,
-                   help="cosine-decay the lr to this by the last iteration; 'none' keeps it constant")
+    p.add_argument("--lr-final", type=optional_float, default=None,
+                   help="cosine-decay the lr to this by the last iteration (default: the recipes' own)")
     p.add_argument("--train-strength", type=float,
                    help="edit strength at which the losses judge the mapper's step (default: each recipe's own)")
     p.add_argument("--batch", type=int, default=8)

@@ -28,26 +28,24 @@ def load_engine(model=None):
 
 def _load(key: str, fallback: bool):
     """Load without caching (see :func:`load_engine`)."""
-    from ..testing.tiny import tiny_engine
-
-    if key == TINY:
-        return tiny_engine(), "Using the random tiny test model (its edits are not meaningful)."
     from ..engine import Engine
 
+    if key == TINY:
+        return Engine.load(TINY), "Using the random tiny test model (its edits are not meaningful)."
     try:
         return Engine.load(key), None
     except FileNotFoundError as exc:
         if not fallback:
             raise
-        return tiny_engine(), (f"The built-in model's weights are not on this machine ({exc}). "
-                               "Using the random tiny test model instead.")
+        return Engine.load(TINY), (f"The built-in model's weights are not on this machine ({exc}). "
+                                   "Using the random tiny test model instead.")
 
 
 def default_photo(engine):
-    """The built-in sample photo at the engine's size."""
-    from ..toy import sample_photo
+    """The model's first built-in sample photo ("sample" for Engine.open)."""
+    from ..engine import SAMPLE
 
-    return sample_photo(0, engine.image_size)
+    return SAMPLE
 
 
 def make_interpreter(kind, engine):
