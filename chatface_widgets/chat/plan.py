@@ -1,22 +1,20 @@
-"""The edit plan an interpreter returns for one chat message (validated with pydantic v2)."""
+"""The edit plan an interpreter returns for one chat message (validated with pydantic v2).
+
+Its limits are the edit contract's: strengths in [STRENGTH_MIN, STRENGTH_MAX], step counts the
+respacing accepts (``contract.check_steps``). A model's own bound (``StepPolicy.maximum``) is
+checked by the interpreter that knows the model, not here.
+"""
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chatface_widgets.contract import check_strength
+from chatface_widgets.diffusion.respacing import check_steps
+
 Action = Literal["edit", "undo", "redo", "reset", "none"]
-
-
-@lru_cache(maxsize=1)
-def _valid_steps() -> frozenset[int]:
-    """The DiffAE step counts, read lazily from ``chatface_widgets.sampling`` (which imports torch)."""
-    from chatface_widgets.diffusion.respacing import valid_step_counts
-
-    return frozenset(valid_step_counts())
 
 
 def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
@@ -31,7 +29,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    edits: dict[str, float] = Field(default_factory=dict)  # attribute -> new strength in [-1, 1]
+    edits: dict[str, float] = Field(default_factory=dict)  # attribute -> new strength in the contract's range
     steps: int | None = None  # None keeps the current step count; else a valid DiffAE count
     reply: str = ""  # what the chat shows
     action: Action = "edit"  # undo/redo/reset are handled by the panel's history
@@ -41,21 +39,18 @@ class Plan(BaseModel):
     @field_validator("edits")
     @classmethod
     def _check_edits(cls, edits: dict[str, float]) -> dict[str, float]:
-        """Every strength is a finite number in [-1, 1]."""
+        """Every strength is a finite number in [STRENGTH_MIN, STRENGTH_MAX] (the contract's check)."""
         for name, value in edits.items():
             if not name or not isinstance(name, str):
                 raise ValueError("attribute names must be non-empty strings")
-            if not math.isfinite(value) or not -1.0 <= value <= 1.0:
-                raise ValueError(f"strength of {name!r} must be in [-1, 1], got {value}")
+            check_strength(name, value)
         return edits
 
     @field_validator("steps")
     @classmethod
     def _check_steps(cls, steps: int | None) -> int | None:
-        """A set step count must be one the DiffAE respacing accepts."""
-        if steps is not None and steps not in _valid_steps():
-            raise ValueError(f"steps={steps} is not a valid DiffAE step count (e.g. 8, 20, 50)")
-        return steps
+        """A set step count must be one the DiffAE respacing accepts (0 is an error, not "default")."""
+        return None if steps is None else check_steps(steps)
 
     @classmethod
     def none(cls, reply: str, *, understood: bool = False, note: str | None = None) -> "Plan":

@@ -1,11 +1,22 @@
 """RuleInterpreter: offline slot filling (attribute, strength, steps) from chat text, no model needed.
 
-Strength rules (values are in the attribute's own direction, clamped to [-1, 1]):
+Built from an EditContract (``RuleInterpreter(contract)``; a list of names still works): the
+strength range, each attribute's recommended strength, the step levels and the step check are the
+contract's. Strength rules (values are in the attribute's own direction, clamped to the range):
 
-* Unsaid strength → 0.5. Adverbs: slightly / a little / a bit / a touch / subtle → 0.25;
-  somewhat / moderately → 0.4; quite → 0.6; very / a lot / much / big / strong / heavy / deep → 0.8;
-  extremely / maximum / full / fully / completely → 1.0. "very" before a small adverb gives 0.15,
-  before a strong one 1.0. An explicit number wins: "smile 0.7", "smile at 70%".
+* Unsaid strength → the attribute's recommended strength (its mapper card; else 0.5). Adverbs
+  (values for a 0.5 recommendation, scaled by recommended / 0.5 otherwise): slightly / a little /
+  a bit / a touch / subtle → 0.25; somewhat / moderately → 0.4; quite → 0.6; very / a lot / much /
+  big / strong / heavy / deep → 0.8; extremely / maximum / full / fully / completely → 1.0. "very"
+  before a small adverb gives 0.15, before a strong one 1.0.
+* Numbers, read one way, and an explicit number wins over adverbs: a plain number is a strength
+  on the contract's scale as written ("smile 0.7" → 0.7, "smile 2" → 2, "smile -3" → -3); a
+  percentage is divided by 100 ("70%", "70 percent" → 0.7, "1,000%" → 10); a fraction is its
+  value ("1/2", "½" → 0.5); a multiplier scales the current value, or the recommended strength
+  when the slider is at zero ("2x", "x2": 0.3 → 0.6). Anything outside [-1, 1] is clamped and the
+  reply says so ("you asked for 2 ...; strengths run from -1 to 1, so I used 1"). A number next
+  to "steps" is a step count instead, checked by the contract's StepPolicy (an invalid count snaps
+  to the nearest valid one and the reply says so; below 2 changes nothing and says why).
 * "more" / "stronger" / "bigger": current + 0.25 (+ 0.5 with "a lot", "much"); an absent attribute
   starts at 0.5 (or at the adverb's strength: "much more smile" → 0.8).
 * "less" / "weaker" / "smaller": current − 0.25 (− 0.5 with "much"), stopping at 0 when current is
@@ -22,8 +33,19 @@ Strength rules (values are in the attribute's own direction, clamped to [-1, 1])
 * A bare follow-up ("more", "a bit more", "stronger", "less", "too much", "remove it") changes the
   last attribute this interpreter edited, continuing in the direction of its current value
   ("make him frown", then "more" → smile −0.75). Without one it asks back.
-* Steps: 8 by default (None = keep); "clear" / "sharper" → 20 (50 if already ≥ 20); "high quality" /
-  "best" → 50; "fast" / "quick" / "draft" → 8; "use 30 steps" → nearest valid count in [8, 50].
+* Steps: None keeps the count; the levels are ``contract.steps.levels()`` (fast = the model's
+  default, better ≈ 2.5x it, best = 50): "clear" / "sharper" → better (best if already there);
+  "high quality" / "best" → best; "fast" / "quick" / "draft" → fast; "use 30 steps" → 30 if valid.
+
+Structure (issue 20): a leading "No." / "Hmm, no," answers the previous turn and is dropped; a
+negation with "enough" later in its sentence asks for more ("she doesn't smile enough"); a
+determiner + person noun names who is in the photo ("the lady", "my wife", "the old man") and is
+not an edit; an adjective on a scene noun ("the sky gray", "blur the background") is not an edit;
+ages may be numbers, number words, decades or life stages ("around seventy", "in her sixties",
+"a retiree", "add twenty years"); a concept the model lacks uses the nearest available attribute
+(``V.NEAREST``: moustache → beard) and the reply says so; with both "young" and "old" sliders one
+moves (a live antonym slider is lowered before the other is raised); closings ("all good now,
+nothing else") edit nothing.
 
 Only names from ``attributes`` ever appear in ``plan.edits``; a known attribute the model lacks
 ("give her a hat" without a hat mapper) gets a reply that lists what is available.
@@ -40,11 +62,13 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from chatface_widgets.chat import vocabulary as V
+from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat.plan import Plan, snap_steps
+from chatface_widgets.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
+                                       normalize_name, quantize)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STRENGTH = 0.5
 STEP = 0.25  # the size of one relative change
 BIG_STEP = 0.5  # "a lot more"
 BOUNDARY_PUNCT = frozenset({".", ",", ";", "!", "?", "&", "+"})
@@ -86,6 +110,7 @@ class _Edit:
     old: float
     new: float
     op: str
+    note: str = ""  # e.g. "asked for 2.0; strengths run from -1 to 1"
 
 
 @dataclass
@@ -96,20 +121,28 @@ class _Parsed:
     mentions: list[_Mention] = field(default_factory=list)
     words: list[_Word] = field(default_factory=list)
     used: set[int] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)  # person / scene words that are not edits
 
 
 def _clamp(x: float) -> float:
-    """Clamp to [-1, 1] and round to 3 decimals (no -0.0)."""
-    return round(min(1.0, max(-1.0, float(x))), 3) + 0.0
+    """The contract's strength: clamped to [STRENGTH_MIN, STRENGTH_MAX], rounded to its resolution."""
+    return quantize(x)
 
 
 class RuleInterpreter:
     """Offline interpreter: synonyms, adverbs, relative changes, removal, undo/reset and steps."""
 
-    def __init__(self, attributes: Sequence[str], synonyms: Mapping[str, Sequence[str]] | None = None,
-                 embedding: "object | bool | None" = None, default_strength: float = DEFAULT_STRENGTH):
-        self.attributes: list[str] = list(dict.fromkeys(str(a) for a in attributes))
-        self.default_strength = float(default_strength)
+    def __init__(self, contract: "EditContract | Sequence[str] | None" = None,
+                 synonyms: Mapping[str, Sequence[str]] | None = None,
+                 embedding: "object | bool | None" = None, default_strength: float | None = None,
+                 *, attributes: Sequence[str] | None = None):
+        self.contract, self.attributes = contract_and_names(contract, synonyms, attributes)
+        self.default_strength = DEFAULT_STRENGTH if default_strength is None else float(default_strength)
+        # "add X" means the attribute's recommended strength (its mapper card), else the default.
+        self._recommended = {a: self.contract.recommended.get(normalize_name(a), self.default_strength)
+                             for a in self.attributes}
+        self.step_levels = self.contract.steps.levels()  # (fast, better, best) of the model
+        self._step_note = ""  # what the last explicit step request needed said
         self._direct: dict[str, tuple[str, float]] = {}
         for attr in self.attributes:
             concept, sign = V.concept_of(attr)
@@ -124,8 +157,10 @@ class RuleInterpreter:
                 self._add_phrase(phrase, concept)
         for phrase, concept in V.REMOVAL_PHRASES.items():
             self._add_phrase(phrase, concept, remove=True)
-        for attr, extra in (synonyms or {}).items():
-            concept = V.concept_of(attr)[0]
+        for phrase, concept in V.LIFE_STAGES.items():
+            self._add_phrase(phrase, concept)
+        for attr, extra in self.contract.synonyms.items():
+            concept = self._concept_of_name(attr)
             for phrase in extra:
                 self._add_phrase(phrase, concept, override=True)
         self._max_len = max((len(k) for k in self._index), default=1)
@@ -156,6 +191,13 @@ class RuleInterpreter:
             if len(key) == 2 and key[1] in V.HEAD_NOUNS and key[0] not in V.HEAD_NOUNS:
                 pairs.setdefault(key[0], {}).setdefault(key[1], key)
         return pairs
+
+    def _concept_of_name(self, name: str) -> str:
+        """The concept of a contract name (keyed the way the caller spelled the attribute)."""
+        for attr in self.attributes:
+            if normalize_name(attr) == name:
+                return V.concept_of(attr)[0]
+        return V.concept_of(name)[0]
 
     def _make_embedding(self, embedding):
         """An EmbeddingMatcher for this attribute list, when asked for (loaded lazily)."""
@@ -200,6 +242,19 @@ class RuleInterpreter:
         if last:
             self._last = last
 
+    def match_attribute(self, phrase: str) -> tuple[str, float] | None:
+        """(attribute, sign) the rules' matcher gives a free phrase ("mustache" → beard, +1), or None.
+
+        The LLM path uses it to check a name the model wrote that is not in the list.
+        """
+        p = _Parsed(V.tokenize(str(phrase)[:200]))
+        self._find_mentions(p)
+        for m in p.mentions:
+            target = self._target(m.concept) or self._nearest(m.concept)
+            if target is not None:
+                return target
+        return None
+
     @property
     def last_edited(self) -> list[str]:
         """The attributes a bare "more" / "less" would change (the last edit's, in order)."""
@@ -213,18 +268,27 @@ class RuleInterpreter:
 
     def _parse(self, text: str, current: Mapping[str, float] | None, steps: int | None) -> Plan:
         """The parser proper (see the module docstring for the rules)."""
-        current = {str(k): max(-1.0, min(1.0, float(v))) for k, v in (current or {}).items()
+        current = {str(k): max(STRENGTH_MIN, min(STRENGTH_MAX, float(v)))
+                   for k, v in (current or {}).items()
                    if isinstance(v, numbers.Real) and not math.isnan(float(v))}
-        tokens = V.tokenize(text if isinstance(text, str) else str(text))
+        self._step_note = ""
+        tokens = _strip_answer(V.tokenize(text if isinstance(text, str) else str(text)))
         words_only = [t for t in tokens if t not in V_PUNCT]
         if not words_only:
             return Plan.none("Tell me how to change the face. " + self.capabilities())
+        if (_only(words_only, V.THANKS, V.GREETINGS) and not _only(words_only, V.GREETINGS)
+                and not _intent(words_only)
+                and not any(V.CUES.get(t) in (V.MORE, V.LESS, V.TOO_MUCH) for t in words_only)):
+            return Plan.none("You're welcome! " + self.capabilities(), understood=True)  # a closing
         p = _Parsed(tokens)
         self._find_mentions(p)
         self._find_words(p)
         self._drop_cue_mentions(p)
         residual = self._residual(p)
         off_topic = self._off_topic(p)
+        if not p.mentions and p.dropped:
+            what = ", ".join(dict.fromkeys(p.dropped))
+            return Plan.none(f"I can only edit the face itself, not {what}. " + self.capabilities())
         if not p.mentions:
             return self._no_mention(p, residual, off_topic, current, steps)
         if off_topic:
@@ -252,7 +316,40 @@ class RuleInterpreter:
         self._find_typos(p, stems)
         self._find_bare_parts(p, stems)
         self._drop_gender_nouns(p)
+        self._drop_person_nouns(p, stems)
+        self._drop_scene_words(p, stems)
         p.mentions.sort(key=lambda m: m.start)
+
+    def _drop_person_nouns(self, p: _Parsed, stems: list[str]):
+        """"the lady", "my wife", "the old man": a determiner + person noun names who, not an edit."""
+        keep = []
+        for m in p.mentions:
+            last = p.tokens[m.end - 1]
+            if last in V.PERSON_NOUNS and m.start > 0 and p.tokens[m.start - 1] in V.DETERMINERS:
+                p.dropped.append(" ".join(p.tokens[m.start - 1:m.end]))
+                continue
+            keep.append(m)
+        p.mentions = keep
+
+    def _drop_scene_words(self, p: _Parsed, stems: list[str]):
+        """"make the sky gray", "blur the background", "a glass of water": about the scene, not the face."""
+        toks, keep = p.tokens, []
+        personal = {"him", "her", "his", "he", "she", "hers", "them", "their", "face", "me", "my"}
+        for m in p.mentions:
+            nxt = [k for k in range(m.end, min(len(toks), m.end + 3)) if toks[k] not in V.DETERMINERS]
+            after = stems[nxt[0]] if nxt else ""
+            lo = max((k + 1 for k in range(m.start) if toks[k] in BOUNDARY_PUNCT), default=0)
+            clause = range(lo, m.start)
+            before = any(stems[k] in V.SCENE_NOUNS for k in clause)
+            person = any(toks[k] in personal or stems[k] in V.HEAD_NOUNS or toks[k] in V.PERSON_NOUNS
+                         for k in range(lo, len(toks)) if not m.start <= k < m.end)
+            glass_of = toks[m.start] == "glass" and after == "of"
+            if glass_of or (m.end - m.start == 1 and (after in V.SCENE_NOUNS or (before and not person))):
+                noun = next((toks[k] for k in [*clause, *nxt] if stems[k] in V.SCENE_NOUNS), toks[m.start])
+                p.dropped.append(f"the {noun}")
+                continue
+            keep.append(m)
+        p.mentions = keep
 
     def _take(self, p: _Parsed, found):
         """Add non-overlapping matches as mentions, longest first."""
@@ -268,17 +365,28 @@ class RuleInterpreter:
         """"look like he's 70", "make her 20 years old", "in his 60s" → old / young with a strength."""
         toks = p.tokens
         for k, t in enumerate(toks):
-            if k in p.used or not re.fullmatch(r"\d{1,3}", t):
+            word = V.NUMBER_WORDS.get(t)
+            if k in p.used or not (re.fullmatch(r"\d{1,3}", t) or word):
                 continue
-            age = int(t)
+            age = word or int(t)
+            decade = t.endswith("ies") or t == "teens"  # "in her sixties"
             before, after = toks[max(0, k - 2):k], toks[k + 1:k + 3]
-            aged = (after[:1] in (["years"], ["year"], ["yo"], ["yrs"], ["s"], ["again"])
+            if any(m.concept in ("old", "young") for m in p.mentions):
+                continue
+            if after[:1] in (["years"], ["year"], ["yrs"]) and (
+                    "add" in before or "plus" in before or "take" in toks[max(0, k - 3):k]
+                    or "off" in toks[k + 1:k + 5]):  # "add twenty years", "take ten years off"
+                concept = "young" if "take" in toks[max(0, k - 3):k] or "off" in toks[k + 1:k + 5] else "old"
+                p.mentions.append(_Mention(k, k + 1, concept, t))
+                p.used.add(k)
+                p.used.update(j for j in range(max(0, k - 3), min(len(toks), k + 5))
+                              if toks[j] in ("take", "off", "add", "plus", "years", "year", "yrs"))
+                continue
+            aged = (decade or after[:1] in (["years"], ["year"], ["yo"], ["yrs"], ["s"], ["again"])
                     or (before and before[-1] in ("s", "is", "aged", "age", "be", "like", "look",
                                                   "looks", "around", "about", "him", "her",
-                                                  "them", "me", "turn", "turns")))
+                                                  "them", "me", "turn", "turns", "at")))
             if not aged or not 3 <= age <= 110 or _is_steps_number(toks, k) or "by" in before:
-                continue
-            if any(m.concept in ("old", "young") for m in p.mentions):
                 continue
             younger = "younger" in after or "younger" in toks[k + 1:k + 4]
             older = "older" in toks[k + 1:k + 4]
@@ -398,10 +506,23 @@ class RuleInterpreter:
 
     @staticmethod
     def _negate_set_cues(p: _Parsed):
-        """"don't add glasses": a set cue right after a negation becomes removal."""
+        """"don't add glasses": a set cue right after a negation becomes removal.
+
+        "she doesn't smile enough", "not blue enough": a negation with "enough" later in its
+        sentence is a complaint that asks for more, and its scope ends there.
+        """
         cues = [w for w in p.words if w.kind == "cue"]
+        toks = p.tokens
+        for w in cues:
+            if w.phrase in V.NEGATIONS:
+                end = next((k for k in range(w.end, len(toks)) if toks[k] in SENTENCE_END), len(toks))
+                if "enough" in toks[w.end:end]:
+                    w.value = V.MORE
+                    for o in cues:  # "doesn't look old enough": the set cue keeps its meaning
+                        if o is not w and w.end <= o.start < end and o.value == V.REMOVE:
+                            o.value = V.SET
         for a, b in zip(cues, cues[1:]):
-            if a.phrase in V.NEGATIONS and b.value == V.SET and b.start - a.end <= 2:
+            if a.phrase in V.NEGATIONS and a.value == V.REMOVE and b.value == V.SET and b.start - a.end <= 2:
                 b.value = V.REMOVE
 
     def _drop_cue_mentions(self, p: _Parsed):
@@ -469,8 +590,13 @@ class RuleInterpreter:
             return Plan.none("Hi! " + self.capabilities(), understood=True)
         if _only(toks, V.THANKS, V.GREETINGS):
             return Plan.none("You're welcome! " + self.capabilities(), understood=True)
+        if self._step_note and new_steps is None and not residual:
+            return Plan.none(self._step_note, understood=True)
         if new_steps is not None and not residual:
-            return Plan(steps=new_steps, reply=_steps_reply(new_steps, steps), action="edit")
+            if self._step_note:
+                return Plan(steps=new_steps, action="edit", reply=self._step_note)
+            return Plan(steps=new_steps, action="edit",
+                        reply=_steps_reply(new_steps, steps, self.step_levels[0]))
         if self._embedding is not None and residual:
             hit = self._embed(p, residual)
             if isinstance(hit, Plan):
@@ -517,7 +643,7 @@ class RuleInterpreter:
         elif op == V.ZERO:
             new = 0.0
         else:  # removal
-            new = 0.0 if old * d > 0 else -d * DEFAULT_STRENGTH
+            new = 0.0 if old * d > 0 else -d * self._recommended.get(attr, DEFAULT_STRENGTH)
         e = _Edit(attr, old, _clamp(new), op)
         return self._finish([e], [], new_steps, None)
 
@@ -550,8 +676,17 @@ class RuleInterpreter:
         new_steps = self._steps(p, steps)
         removed = {m.concept for m in p.mentions if m.remove}
         kept: list[str] = []
+        instead: list[str] = []
         for m in p.mentions:
             target = self._target(m.concept)
+            if target is None:
+                target = self._nearest(m.concept)
+                if target is not None:
+                    note = f"{m.concept[:1].upper() + m.concept[1:]} isn't available; used {target[0]} instead."
+                    if note not in instead:
+                        instead.append(note)
+            else:
+                target = self._antonym_slider(m.concept, target, current)
             op = ops[id(m)]
             if op == V.SET and m.concept in removed:
                 op = V.REMOVE
@@ -561,26 +696,59 @@ class RuleInterpreter:
                 continue
             if target is None:
                 if m.concept == "blurry" and op in (V.REMOVE, V.LESS, V.ZERO):
-                    new_steps = new_steps or _level_up(steps)
+                    new_steps = new_steps or self._level_up(steps)
                 elif m.concept not in missing:
                     missing.append(m.concept)
                 continue
             attr, sign = target
             old = float(current.get(attr, 0.0))
             c = max(-1.0, min(1.0, old / sign))
-            new_c, op = self._apply_op(m, op, strengths.get(id(m)), c)
+            new_c, op = self._apply_op(m, op, strengths.get(id(m)), c, self._recommended[attr])
             edits.pop(attr, None)
-            edits[attr] = _Edit(attr, old, _clamp(new_c * sign), op)
+            said = strengths.get(id(m))
+            note = _range_note(new_c * sign, said[2]) if isinstance(said, tuple) else ""
+            edits[attr] = _Edit(attr, old, _clamp(new_c * sign), op, note)
         for attr in kept:
             edits.pop(attr, None)
         if not edits and new_steps is None and kept and not missing:
             return Plan.none(f"OK, keeping the {', '.join(kept)} as they are.", understood=True)
-        return self._finish(list(edits.values()), missing, new_steps, steps)
+        return self._finish(list(edits.values()), missing, new_steps, steps, instead)
 
-    def _apply_op(self, m: _Mention, op: str, strength, c: float) -> tuple[float, str]:
-        """The new value in the concept's own direction."""
-        explicit = isinstance(strength, tuple)  # ("num", value) from "smile 0.7"
+    def _nearest(self, concept: str) -> tuple[str, float] | None:
+        """(attribute, sign) of the nearest available attribute (V.NEAREST), or None."""
+        for other, sign in V.NEAREST.get(concept, ()):
+            target = self._target(other)
+            if target is not None:
+                return target[0], sign * target[1]
+        return None
+
+    def _antonym_slider(self, concept: str, target: tuple[str, float],
+                        current: Mapping[str, float]) -> tuple[str, float]:
+        """With both "young" and "old" sliders, "younger" lowers a live "old" instead of adding "young".
+
+        One slider moves, never both; the one already in use wins when the asked one is at zero.
+        """
+        if current.get(target[0], 0.0) != 0.0:
+            return target
+        for other, sign in V.FALLBACKS.get(concept, ()):
+            if sign < 0 and other in self._direct:
+                attr, s2 = self._direct[other]
+                if attr != target[0] and current.get(attr, 0.0) * s2 > 0:
+                    return attr, sign * s2
+        return target
+
+    def _apply_op(self, m: _Mention, op: str, strength, c: float,
+                  recommended: float = DEFAULT_STRENGTH) -> tuple[float, str]:
+        """The new value in the concept's own direction (unclamped; the caller clamps and notes).
+
+        An unsaid strength is the attribute's recommended one; adverbs scale from it ("a bit" is
+        half of it when the recommendation is the default 0.5). Numbers are taken as said.
+        """
+        explicit = isinstance(strength, tuple)  # ("num", value) or ("mult", factor)
         s = strength[1] if explicit else strength
+        if explicit and strength[0] == "mult":  # "smile 2x": a multiple of the current value
+            base = c if c != 0 else recommended
+            return base * s, op
         if explicit and op == V.MORE:
             return c + abs(s), op  # "10% more"
         if explicit and op == V.LESS:
@@ -592,18 +760,20 @@ class RuleInterpreter:
         if op == V.REMOVE and s is not None and s <= V.SMALL:
             op = V.LESS
         step = BIG_STEP if s is not None and s >= V.STRONG else STEP
+        if s is not None and recommended != DEFAULT_STRENGTH:
+            s = min(STRENGTH_MAX, s * recommended / DEFAULT_STRENGTH)
         if op == V.SET:
-            base = s if s is not None else self.default_strength
+            base = s if s is not None else recommended
             return (max(base, c + step), op) if m.comparative else (base, op)
         if op == V.MORE:
-            return (s if s is not None else self.default_strength) if c == 0 else c + step, op
+            return (s if s is not None else recommended) if c == 0 else c + step, op
         if op == V.LESS:
             return (max(0.0, c - step) if c > 0 else c - step), op
         if op == V.TOO_MUCH:
             return (c / 2 if c != 0 else -STEP), op
         if op == V.ZERO:
             return 0.0, op
-        return (0.0 if c > 0 else min(c, -(s if s is not None else self.default_strength))), op
+        return (0.0 if c > 0 else min(c, -(s if s is not None else recommended))), op
 
     def _target(self, concept: str) -> tuple[str, float] | None:
         """(attribute, sign) that expresses a concept in this model, or None."""
@@ -743,7 +913,7 @@ class RuleInterpreter:
                 ws = groups.get(id(m), [])
                 nums = [w for w in ws if w.kind == "num"]
                 if nums:
-                    out[id(m)] = ("num", max(-1.0, min(1.0, nums[-1].value)))
+                    out[id(m)] = (*nums[-1].value, nums[-1].phrase)  # ("num" | "mult", x, said)
                 elif ws:
                     out[id(m)] = _combine([w.value for w in ws])
             last_mention = ms[-1] if ms else last_mention
@@ -754,28 +924,64 @@ class RuleInterpreter:
     def _steps(self, p: _Parsed, steps: int | None) -> int | None:
         """Decoding steps asked for: an explicit count, or a quality / speed word."""
         toks = p.tokens
+        self._step_note = ""
         for w in p.words:
             if w.kind == "num" and _is_steps_number(toks, w.start):
-                lo, hi = V.STEPS_RANGE
-                raw = w.value * 100 if w.phrase.endswith("%") else float(w.phrase.rstrip("%"))
-                return snap_steps(int(round(raw)), lo, hi)
+                return self._explicit_steps(w.phrase)
         levels = [w.value for w in p.words if w.kind == "steps"]
         if not levels:
             return None
         if "min" in levels and "max" not in levels:
-            return V.QUALITY_LEVELS[0]
+            return self.step_levels[0]
         if "max" in levels:
-            return V.QUALITY_LEVELS[-1]
-        return _level_up(steps)
+            return self.step_levels[-1]
+        return self._level_up(steps)
+
+    def _explicit_steps(self, phrase: str) -> int | None:
+        """A step count the user named, checked by the contract's StepPolicy.
+
+        An invalid count snaps to the nearest valid one within the policy's bound, and the reply
+        says so; a count below 2 changes nothing and the reply gives the policy's error.
+        """
+        policy = self.contract.steps
+        try:
+            asked = float(phrase.rstrip("%").replace("−", "-"))
+        except ValueError:
+            return None
+        if not math.isfinite(asked) or asked < 2:
+            try:
+                policy.check(int(asked) if math.isfinite(asked) else -1)
+            except ValueError as err:
+                self._step_note = f"Steps unchanged: {err}."
+            return None
+        try:
+            return policy.check(int(asked)) if asked.is_integer() else policy.check(asked)
+        except ValueError:
+            top = policy.maximum if policy.maximum is not None else 1000
+            snapped = snap_steps(int(round(asked)), 2, top)
+            if policy.maximum is not None and snapped > policy.maximum:
+                snapped = max(c for c in policy.choices(policy.maximum))
+            fast, better, best = self.step_levels
+            self._step_note = (f"{phrase} steps is not a valid count here; using {snapped} "
+                               f"(the usual choices are {fast}, {better} and {best}).")
+            return snapped
+
+    def _level_up(self, steps: int | None) -> int:
+        """The next quality level above the current step count (the model's fast → better → best)."""
+        cur = steps if steps is not None else self.step_levels[0]
+        return next((lv for lv in self.step_levels if lv > cur), self.step_levels[-1])
 
     # --- reply --------------------------------------------------------------------------------
 
     def _finish(self, edits: list[_Edit], missing: list[str], new_steps: int | None,
-                old_steps: int | None) -> Plan:
-        """Build the Plan and its reply; remember the edited attributes for follow-ups."""
-        parts = [_describe(e) for e in edits]
+                old_steps: int | None, instead: Sequence[str] = ()) -> Plan:
+        """Build the Plan and its reply: what was done, what was not available, what was used instead."""
+        parts = [_describe(e) + (f" ({e.note})" if e.note else "") for e in edits]
+        parts.extend(instead)
         if new_steps is not None:
-            parts.append(_steps_reply(new_steps, old_steps))
+            parts.append(_steps_reply(new_steps, old_steps, self.step_levels[0]))
+        if self._step_note:
+            parts.append(self._step_note)
         if missing:
             names = ", ".join(missing)
             verb = "isn't" if len(missing) == 1 else "aren't"
@@ -805,15 +1011,35 @@ def _lexicon() -> dict[tuple[str, ...], list[tuple[str, object]]]:
     return lex
 
 
-def _number(token: str) -> float | None:
-    """A strength written as a number: 0.7, .7, -0.3, 70% (integers 2–100 read as percent)."""
-    if not re.fullmatch(r"[-−]?(\d+(\.\d+)?|\.\d+)%?", token):
+def _number(token: str) -> tuple[str, float] | None:
+    """A strength written as a number, read one way (see "Numbers" in the module docstring).
+
+    ``("num", x)``: a strength on the contract's scale, unclamped (the caller clamps and says so):
+    plain numbers as written (0.7, -0.3, 1.5, 2), percentages divided by 100 (70%, 1000%),
+    fractions as their value (1/2, ½). ``("mult", f)``: a multiplier (2x, 0.5x).
+    """
+    token = token.replace("−", "-")
+    m = re.fullmatch(r"(-?)(\d+)/(\d+)", token)
+    if m:
+        den = int(m.group(3))
+        return None if den == 0 else ("num", (-1 if m.group(1) else 1) * int(m.group(2)) / den)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?|\.\d+)x", token)
+    if m:
+        return "mult", float(m.group(1))
+    if not re.fullmatch(r"-?(\d+(\.\d+)?|\.\d+)%?", token):
         return None
-    pct = token.endswith("%")
-    value = float(token.rstrip("%").replace("−", "-"))
-    if pct or (value.is_integer() and abs(value) >= 2):
-        value = value / 100
-    return value
+    value = float(token.rstrip("%"))
+    if not math.isfinite(value):
+        return None
+    return "num", value / 100 if token.endswith("%") else value
+
+
+def _range_note(value: float, said: str) -> str:
+    """A word for the reply when a strength the user gave as a number was clamped to the range."""
+    if STRENGTH_MIN <= value <= STRENGTH_MAX or not math.isfinite(value):
+        return ""
+    return (f"you asked for {said} = {value:g}; strengths run from {STRENGTH_MIN:g} to "
+            f"{STRENGTH_MAX:g}, so I used {_clamp(value):g}")
 
 
 def _is_steps_number(tokens: list[str], k: int) -> bool:
@@ -838,12 +1064,6 @@ def _one_edit(a: str, b: str) -> bool:
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     k = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
     return short[k:] == long_[k + 1:]
-
-
-def _level_up(steps: int | None) -> int:
-    """The next quality level above the current step count (8 → 20 → 50)."""
-    cur = steps if steps is not None else V.QUALITY_LEVELS[0]
-    return next((lv for lv in V.QUALITY_LEVELS if lv > cur), V.QUALITY_LEVELS[-1])
 
 
 def _combine(values: list) -> float | None:
@@ -934,11 +1154,17 @@ def _describe(e: _Edit) -> str:
         return f"Removed the {e.attr}." if plain else f"Removed the {e.attr} edit."
     if e.op == V.REMOVE:
         return f"Removed the {e.attr} ({v})."
+    if e.new == e.old and e.new != 0.0:
+        edge = (" (the maximum)" if e.new >= STRENGTH_MAX else " (the minimum)" if e.new <= STRENGTH_MIN
+                else "")
+        return f"{e.attr[:1].upper() + e.attr[1:]} is already at {v}{edge}."
     if e.op in (V.MORE, V.LESS, V.TOO_MUCH) or (e.old != 0.0 and e.new != e.old):
         word = "More" if e.new > e.old else "Less"
         return f"{word} {e.attr}: {_fmt(e.old)} → {v}."
     if e.new == e.old:
-        return f"{e.attr[:1].upper() + e.attr[1:]} is already at {v}."
+        edge = (" (the maximum)" if e.new >= STRENGTH_MAX else " (the minimum)" if e.new <= STRENGTH_MIN
+                else "")
+        return f"{e.attr[:1].upper() + e.attr[1:]} is already at {v}{edge}."
     if e.new < 0:
         opposite = V.NEGATIVE_LABELS.get(e.attr)
         return f"Gave {opposite} ({e.attr} {v})." if opposite else f"Less {e.attr} ({v})."
@@ -953,8 +1179,27 @@ def _describe(e: _Edit) -> str:
     return f"Added {size}{e.attr} ({v})."
 
 
-def _steps_reply(new: int, old: int | None) -> str:
-    """A sentence about the decoding steps."""
-    if new <= V.QUALITY_LEVELS[0]:
+def _steps_reply(new: int, old: int | None, fast: int = 8) -> str:
+    """A sentence about the decoding steps (``fast``: the model's default count)."""
+    if new <= fast:
         return f"Using {new} steps (fast)."
     return f"Using {new} decoding steps for a clearer result."
+
+
+_ANSWERS = frozenset({"no", "nope", "nah", "hmm", "hm", "hmmm", "well", "ok", "okay", "actually",
+                      "wait", "oh", "ah", "um", "uh"})
+_NO = frozenset({"no", "nope", "nah"})
+
+
+def _strip_answer(toks: list[str]) -> list[str]:
+    """Drop a leading "No." / "Hmm, no," that answers the previous turn ("No. Make her smile.").
+
+    It only goes when punctuation closes it and a request follows; "no glasses" keeps its "no".
+    """
+    k, cut = 0, 0
+    while k < len(toks) and (toks[k] in _ANSWERS or toks[k] in BOUNDARY_PUNCT):
+        if toks[k] in BOUNDARY_PUNCT and any(t in _NO for t in toks[:k]):
+            cut = k + 1
+        k += 1
+    rest = toks[cut:]
+    return rest if cut and any(t not in BOUNDARY_PUNCT for t in rest) else toks

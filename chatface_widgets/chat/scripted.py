@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence, Union
 
+from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat.plan import Plan
+from chatface_widgets.contract import EditContract
 
 PlanLike = Union[Plan, Mapping, str]
 
@@ -22,8 +24,9 @@ class ScriptedInterpreter:
     """Returns the scripted plans in order (or ``fn(text, current, steps)``), recording each call."""
 
     def __init__(self, plans: Sequence[PlanLike] | Callable[..., PlanLike],
-                 attributes: Sequence[str] | None = None, cycle: bool = False):
-        self.attributes: list[str] = list(attributes or [])
+                 contract: "EditContract | Sequence[str] | None" = None, cycle: bool = False,
+                 *, attributes: Sequence[str] | None = None):
+        self.contract, self.attributes = contract_and_names(contract, None, attributes)
         self._fn = plans if callable(plans) else None
         self._plans = [] if self._fn else [_to_plan(p) for p in plans]
         self.cycle = cycle
@@ -37,10 +40,13 @@ class ScriptedInterpreter:
         return f"ScriptedInterpreter({what}, attributes={self.attributes!r})"
 
     def _check(self, plan: Plan) -> Plan:
-        """Refuse a plan that names an attribute outside ``attributes`` (when that list is given)."""
+        """Refuse a plan that names an attribute outside ``attributes`` (when that list is given)
+        or a step count the contract's StepPolicy refuses."""
         unknown = [a for a in plan.edits if self.attributes and a not in self.attributes]
         if unknown:
             raise ValueError(f"scripted plan edits unknown attributes {unknown}")
+        if plan.steps is not None and self.attributes:
+            self.contract.steps.check(plan.steps)
         return plan
 
     def parse(self, text: str, current: Mapping[str, float] | None = None,

@@ -24,9 +24,12 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
               "laugh", "laughing", "beaming", "joyful", "toothy grin", "smirk", "smirking",
               "friendlier", "friendly", "cheery", "glad", "cheer up", "cheer him up",
               "cheer her up", "cheerier", "look happy", "jolly", "delighted", "amused"),
-    "frown": ("frown", "frowning", "sad", "sadder", "serious", "stern", "grumpy", "angry", "unhappy",
-              "gloomy", "straight face", "poker face", "solemn", "scowl", "scowling", "upset", "moody",
-              "depressed", "miserable", "mad", "sulky", "glum"),
+    "frown": ("frown", "frowning", "serious", "stern", "grumpy", "angry", "straight face",
+              "poker face", "solemn", "scowl", "scowling", "moody", "mad", "sulky", "stop grinning",
+              "stop smiling", "severe", "strict", "grim"),
+    # Sadness is its own concept: a model with a "sad" slider gets it; otherwise less smile.
+    "sad": ("sad", "sadder", "unhappy", "gloomy", "upset", "depressed", "miserable", "glum",
+            "sorrowful", "melancholy", "tearful", "down in the dumps"),
     "eyeglasses": ("eyeglasses", "eye glasses", "glasses", "specs", "spectacles", "shades",
                    "sunglasses", "sun glasses", "eyewear", "reading glasses", "frames", "goggles",
                    "glass", "bifocals", "monocle"),
@@ -93,7 +96,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                "women", "femininity", "wife", "mother", "mom", "gal",
                "feminize", "feminise", "feminine features"),
     "pale skin": ("pale skin", "pale", "paler", "fair skin", "lighter skin", "light skin",
-                  "porcelain skin", "pallid", "pasty", "paler skin", "pale complexion",
+                  "porcelain skin", "porcelain complexion", "porcelain", "pallid", "pasty", "paler skin", "pale complexion",
                   "fair complexion", "pale faced", "ghostly", "fairer skin", "whiter skin",
                   "lighten skin", "whiten skin", "lighter complexion"),
     "dark skin": ("dark skin", "darker skin", "tan", "tanned", "tanning", "suntan", "sun tan",
@@ -206,6 +209,7 @@ FALLBACKS: dict[str, tuple[tuple[str, float], ...]] = {
     "female": (("male", -1.0),),
     "male": (("female", -1.0),),
     "frown": (("smile", -1.0),),
+    "sad": (("frown", 1.0), ("smile", -1.0)),
     "dark skin": (("pale skin", -1.0),),
     "small nose": (("big nose", -1.0),),
     "thin lips": (("big lips", -1.0),),
@@ -222,6 +226,53 @@ FALLBACKS: dict[str, tuple[tuple[str, float], ...]] = {
     "wavy hair": (("curly hair", 1.0),),
     "5 o'clock shadow": (("beard", 0.5),),
 }
+
+# The nearest available attribute when a model lacks the one asked for: (concept, sign) in order.
+# Unlike FALLBACKS (the same axis under another name, used silently), the reply says what was used
+# instead ("Mustache isn't available; used beard instead").
+NEAREST: dict[str, tuple[tuple[str, float], ...]] = {
+    "mustache": (("beard", 1.0), ("goatee", 1.0)),
+    "goatee": (("beard", 1.0), ("mustache", 1.0)),
+    "sideburns": (("beard", 1.0),),
+    "5 o'clock shadow": (("beard", 1.0),),
+    "beard": (("goatee", 1.0), ("mustache", 1.0), ("5 o'clock shadow", 1.0)),
+    "makeup": (("lipstick", 1.0), ("red lipstick", 1.0)),
+    "lipstick": (("makeup", 1.0),),
+    "red lipstick": (("makeup", 1.0),),
+    "straight hair": (("curly hair", -1.0), ("wavy hair", -1.0)),
+    "gray hair": (("old", 1.0),),
+    "bald": (("receding hairline", 1.0),),
+    "receding hairline": (("bald", 1.0),),
+    "rosy cheeks": (("makeup", 1.0),),
+}
+
+# Person nouns: after a determiner ("the lady", "my wife") they name who is in the photo, not an edit.
+PERSON_NOUNS = frozenset({"man", "woman", "lady", "guy", "boy", "girl", "gentleman", "dude", "gal",
+                          "men", "women", "husband", "wife", "father", "mother", "dad", "mom",
+                          "person", "kid", "child", "grandpa", "grandma", "grandfather",
+                          "grandmother", "teenager", "teen", "youngster", "senior", "elder"})
+DETERMINERS = frozenset({"the", "my", "this", "that", "your", "our", "his", "her", "their", "these",
+                         "those"})
+# Things in the picture that are not the face: an adjective next to one describes it ("the sky gray").
+SCENE_NOUNS = frozenset({"sky", "wall", "car", "background", "flower", "mug", "cup", "table",
+                         "water", "lamp", "tree", "dog", "cat", "room", "lighting",
+                         "house", "building", "floor", "window", "door", "chair", "bottle", "glass",
+                         "plate", "sofa", "couch", "grass", "cloud", "sea", "road", "street", "bike",
+                         "balloon", "vase", "curtain", "bed", "pillow", "book", "phone", "screen",
+                         "scenery", "backdrop", "shirt", "dress", "jacket", "coat", "sweater"})
+
+# Life stages and spelled-out ages (young or old concept).
+LIFE_STAGES: dict[str, str] = {
+    "teenager": "young", "college student": "young", "student": "young", "high schooler": "young",
+    "fresh out of college": "young", "schoolboy": "young", "schoolgirl": "young", "twenty something": "young",
+    "toddler": "young", "retiree": "old", "retired": "old", "old timer": "old", "pensioner": "old",
+    "senior citizen": "old", "centenarian": "old", "octogenarian": "old", "septuagenarian": "old",
+}
+NUMBER_WORDS = {"ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+                "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+                "teens": 15, "twenties": 20, "thirties": 30, "forties": 40, "fifties": 50,
+                "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90, "decade": 10,
+                "a decade": 10}
 
 # Synonyms that always mean "take this concept away" ("make him clean-shaven" removes the beard).
 REMOVAL_PHRASES: dict[str, str] = {
@@ -313,7 +364,9 @@ for _kind, _words in (
             "too subtle", "too faint", "too small", "too light", "too slight", "too mild",
             "too soft", "barely visible", "hardly visible", "more of", "again", "louder",
             "more obvious", "more visible", "more pronounced", "noticeable", "more noticeable",
-            "go further", "keep going", "increasing", "intensified", "bump", "bump up")),
+            "go further", "keep going", "increasing", "intensified", "bump", "bump up",
+            "a notch up", "notch up", "crank it up", "turn it up", "push it further",
+            "stand out", "more visible", "could be wider", "could be bigger")),
     (LESS, ("less", "weaker", "smaller", "reduce", "reduced", "decrease", "lower", "lessen",
             "soften", "softer", "subtler", "tone down", "dial back", "dial down", "turn down",
             "scale back", "lighter", "thinner", "shorter", "fainter", "weaken", "diminish",
@@ -322,7 +375,8 @@ for _kind, _words in (
             "reduce the", "less of", "not as much", "not so much", "lower the", "downplay",
             "subdue", "subdued", "lighten", "decreasing", "lessened", "softened", "shrink",
             "shorten", "tidy up", "thin out", "trim down",
-            "shrunk", "narrow")),
+            "shrunk", "narrow", "dial it back", "dial it down", "bring it down", "take it down",
+            "halfway back", "back a bit", "a notch down", "notch down", "turn it down")),
     (TOO_MUCH, ("too much", "overdone", "over the top", "excessive", "a bit much", "way too much",
                 "too far", "over done", "too strong", "too big", "too intense", "too heavy",
                 "too extreme", "too obvious", "too pronounced", "too dark", "too large",
@@ -519,7 +573,13 @@ THANKS = ("thanks", "thank you", "thx", "ty", "cheers", "great", "perfect", "awe
           "good stuff", "super", "thanks so much", "many thanks", "ta", "gracias", "merci",
           "danke", "that s it", "done", "bye", "goodbye", "see you", "that s all", "stop",
           "keep it", "keep that", "keep this", "keep it like that", "leave it", "leave it like that",
-          "good as is", "leave it as is")
+          "good as is", "leave it as is", "happy with it", "happy with that", "happy with this",
+          "i m happy with it", "i am happy with it", "nothing else", "no further changes",
+          "no more changes", "no more edits", "we re finished", "we are finished", "finished",
+          "we re done", "we are done", "we re good", "we are good", "all good", "all set",
+          "that ll do", "enough for now", "i m done", "i am done", "stop here", "no thanks",
+          "done here", "that s all for today", "thanks a bunch", "nothing more", "nope",
+          "no further edits", "it s perfect", "needed", "for today", "here", "bunch", "nah")
 HELP_PHRASES = ("help", "what can you do", "options", "commands", "attributes", "list",
                 "how does this work", "what do you support", "capabilities", "what can i do",
                 "what can i say", "what can you change", "what can you edit", "menu",
@@ -654,7 +714,14 @@ _SPELLING = {"grey": "gray", "greyer": "grayer", "greying": "graying", "colour":
              "earings": "earrings", "earing": "earring", "necklase": "necklace",
              "eyebrow": "eyebrow", "eye brows": "eyebrows", "eye brow": "eyebrow",
              "cheek bones": "cheekbones"}
-_TOKEN = re.compile(r"(?<![\w.])[-−]?\d+(?:\.\d+)?%?|(?<![\w])\.\d+%?|[^\W_]+|[.,;!?&+]")
+_TOKEN = re.compile(r"(?<![\w.])[-−]?\d+/\d+(?![\w.])|(?<![\w.])\d+(?:\.\d+)?x\b|"
+                    r"(?<![\w.])[-−]?\d+(?:\.\d+)?%?|(?<![\w])\.\d+%?|[^\W_]+|[.,;!?&+]")
+_NUMBER_WORDS = (  # numbers in chat, written one way before tokenising (see rules.py "Numbers")
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),  # 1,000 -> 1000
+    (re.compile(r"(?<=\d)\s*(?:percent|per cent|pct)\b"), "%"),  # 80 percent -> 80%
+    (re.compile(r"(?<=\d)\s*[x×](?=\s|$|[.,;!?])"), "x"),  # 2 x, 2× -> 2x
+    (re.compile(r"(?<![\w.])[x×]\s*(\d+(?:\.\d+)?)\b"), r"\1x"),  # x2 -> 2x
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\ufeff]")
 
 
@@ -662,6 +729,9 @@ def normalise(text: str) -> str:
     """Lower-case, NFKC, control characters to spaces, contractions expanded, grey → gray."""
     text = unicodedata.normalize("NFKC", str(text)[:MAX_CHARS]).lower()
     text = _CONTROL.sub(" ", text).replace("’", "'").replace("‘", "'").replace("_", " ")
+    text = text.replace("\u2044", "/")  # NFKC writes ½ as 1⁄2 (fraction slash)
+    for pattern, repl in _NUMBER_WORDS:
+        text = pattern.sub(repl, text)
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)
     text = re.sub(r"(^|[\s,;:])[-−](?=[^\W\d_])", r"\1 remove ", text)
