@@ -10,7 +10,6 @@ with SMS (Eq. 13). All strengths 0 gives the reconstruction.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -24,7 +23,7 @@ from PIL import Image
 
 from . import sampling
 from .editing import AttributeRegistry
-from .models.diffae import DiffAE, load_diffae
+from .models.diffae import DiffAE, load_diffae_file
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -85,10 +84,10 @@ def _resolve_model(name_or_path) -> tuple[Path, str, bool]:
     path = Path(text).expanduser()
     if path.is_dir() and (path / "diffae.safetensors").is_file():
         path = path / "diffae.safetensors"
+    elif path.is_dir() and (path / "ckpt.pt").is_file():  # a `chatface train-diffae` run folder
+        path = path / "ckpt.pt"
     if path.is_file():
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        return path, path.stem, bool(meta.get("align", True))
+        return path, path.stem, None  # None: the model's card says whether photos are aligned
     known = ", ".join(["toy", *OFFICIAL_ALIASES])
     raise FileNotFoundError(f"unknown model {text!r}: not a file, and not one of: {known}")
 
@@ -127,17 +126,17 @@ class Engine:
              align: Optional[bool] = None, speed="auto", threads="auto") -> "Engine":
         """Load a model by registry name ("toy", "ffhq256", "ffhq128") or checkpoint path; ``speed``: see speed.prepare."""
         path, name, needs_align = _resolve_model(name_or_path)
-        model = load_diffae(path)
+        loaded = load_diffae_file(path)
+        model, meta = loaded.model, loaded.card
+        if needs_align is None:
+            needs_align = bool(meta.get("align", True))
         folder = path.parent
         registry = AttributeRegistry.from_folder(Path(mappers) if mappers else folder / "mappers", model.config.z_channels)
         _add_stored_directions(registry, folder, model.config.z_channels)
         if str(name_or_path) in OFFICIAL_ALIASES:
             _add_classifier_directions(registry, OFFICIAL_ALIASES[str(name_or_path)])
-        meta_path = path.with_suffix(".json")
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         info = ModelInfo(name=name, path=path, align=needs_align if align is None else align,
-                         default_steps=int(meta.get("config", {}).get("default_steps", model.config.default_steps)),
-                         image_size=int(meta.get("config", {}).get("image_size", model.config.image_size)))
+                         default_steps=model.config.default_steps, image_size=model.config.image_size)
         return cls(model, registry, info, pick_device(device), speed=speed, threads=threads)
 
     @property
