@@ -187,7 +187,8 @@ def main(argv=None) -> int:
                 print(f"{name}: {path}")
         else:
             print(W.resolve(args.name))
-    except (W.MissingWeightsError, W.UnknownWeightsError, DownloadError, WeightsIntegrityError) as exc:
+    # ValueError: a file that cannot be verified, read or converted (the message names it)
+    except (W.MissingWeightsError, W.UnknownWeightsError, DownloadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

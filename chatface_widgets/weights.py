@@ -213,10 +213,11 @@ def convert_classifier(src, dst) -> Path:
 
 def convert_diffae(src, dst, half: bool = False) -> Path:
     """Official DiffAE .ckpt -> EMA-only safetensors plus JSON config (``save_diffae``)."""
-    from .models.diffae import load_diffae, save_diffae
+    from .models.diffae import load_diffae_file, save_diffae
 
-    model = load_diffae(src)
-    return _atomic_outputs(Path(dst), lambda tmp: save_diffae(model, tmp, half=half))
+    loaded = load_diffae_file(src)  # official topologies need no JSON; NaN/inf weights are refused
+    extra = {k: v for k, v in loaded.card.items() if k not in ("kind", "config", "dtype")}
+    return _atomic_outputs(Path(dst), lambda tmp: save_diffae(loaded.model, tmp, half=half, extra=extra))
 
 
 def convert_file(entry: WeightsEntry, src: Path, dst: Path | None = None) -> Path:

@@ -185,6 +185,15 @@ def test_a_file_put_by_hand_is_converted_by_resolve(home, monkeypatch):
     assert torch.equal(load_latent_classifier(out).weight, sd["classifier.weight"])
 
 
+def _settings_card(entry, **settings):
+    """The JSON beside a downloaded file whose topology is not the official one (tests use tiny stand-ins)."""
+    import json
+
+    card = W.raw_path(entry).with_suffix(".json")
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(json.dumps({"prediction": "eps", "default_steps": 20, **settings}))
+
+
 def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeypatch):
     from safetensors.torch import load_file
 
@@ -198,6 +207,7 @@ def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeyp
     torch.save({"state_dict": state, "global_step": 0}, buf)
     entry = _pin(monkeypatch, "ffhq256_autoenc", buf.getvalue())
     server.files["/" + entry.filename] = buf.getvalue()
+    _settings_card(entry, image_size=64)  # a stand-in of another topology: its settings must be stated
     out = D.download(entry.name, base_url=server.url, progress=False, keep_raw=False)
     assert out == W.resolve(entry.name) and not W.raw_path(entry).exists()
     model = load_diffae(out)
@@ -233,6 +243,7 @@ def test_official_layout_diffae_download_convert_load_and_render(server, home, m
     torch.save({"state_dict": sd, "global_step": 7}, buf)
     entry = _pin(monkeypatch, "ffhq256_autoenc", buf.getvalue())
     server.files["/" + entry.filename] = buf.getvalue()
+    _settings_card(entry, image_size=32)
     cls = {"conds_mean": torch.zeros(1, z_dim), "conds_std": torch.ones(1, z_dim),
            "classifier.weight": hash_tensor("w", (40, z_dim), 0.0, 0.1), "classifier.bias": torch.zeros(40),
            "ema_classifier.weight": torch.zeros(40, z_dim), "ema_classifier.bias": torch.zeros(40)}
