@@ -279,10 +279,12 @@ def test_pickle_calling_a_storage_type_is_a_clear_refusal(tmp_path, lightning):
     assert message.startswith(f"{path}: refusing to load") and "TypeError" not in message and "\n" not in message
 
 
-def test_plain_pickle_is_refused_with_the_fix(tmp_path):
+@pytest.mark.parametrize("lightning", [False, True])
+def test_plain_pickle_is_refused_with_the_fix(tmp_path, lightning):
     path = tmp_path / "old.pt"
-    with open(path, "wb") as fh:
-        pickle.dump({"w": torch.zeros(2)}, fh)
+    obj = {"w": torch.zeros(2), **({"hyper_parameters": _FakeLightningDict(a=1)} if lightning else {})}
+    with open(path, "wb") as fh, _fake_lightning_module():
+        pickle.dump(obj, fh)
     with pytest.raises(CheckpointError) as info:
         load_diffae(path)
     message = str(info.value)
