@@ -45,18 +45,28 @@ class ModelSpec:
     config: Optional[DiffAEConfig]
     weights: Optional[Path] = None  # the DiffAE weights file (None: built in code, the tiny model)
     folder: Optional[Path] = None  # the folder beside the weights: mappers/, directions, judges, samples
-    align: bool = True  # real photos are aligned FFHQ-style; the built-in world needs no alignment
+    # Real photos are aligned FFHQ-style; the built-in world needs no alignment. None: the model's card says.
+    align: Optional[bool] = True
     classifier: Optional[str] = None  # weights-registry name of DiffAE's latent classifier (official models)
     judges: str = "clip+arcface"  # "toy": judge networks in ``folder``; "clip+arcface": open_clip and IR-SE50
     meta: dict = field(default_factory=dict, compare=False)  # the JSON sidecar as read
 
-    def load_network(self) -> DiffAE:
-        """The DiffAE with its weights (float32, eval); the tiny model is built from a fixed seed."""
-        if self.kind == TINY:
-            return tiny_network()
-        from .models.diffae import load_diffae
+    def load_network(self) -> tuple[DiffAE, dict]:
+        """(the DiffAE with its weights, float32 and eval; its card). The tiny model is built from a fixed seed.
 
-        return load_diffae(self.weights, config=self.config)
+        Settings the weights cannot show come from ``config``, else the JSON card, else the training
+        checkpoint, else an official topology; anything else is refused (models.diffae.load_diffae_file).
+        """
+        if self.kind == TINY:
+            return tiny_network(), {"kind": "diffae", "align": False}
+        from .models.diffae import load_diffae_file
+
+        loaded = load_diffae_file(self.weights, config=self.config)
+        return loaded.model, loaded.card
+
+    def aligns(self, card: dict) -> bool:
+        """Whether photos are aligned for this model: the catalogue's word, else the card's (default yes)."""
+        return bool(card.get("align", True)) if self.align is None else self.align
 
     def mapper_folders(self) -> list[Path]:
         """Where trained mappers are read from, in order: the shipped ones, then the user's (which win)."""
@@ -158,10 +168,11 @@ def find(name_or_path) -> ModelSpec:
         return _official(ALIASES.get(text, text))
     path = Path(text).expanduser()
     if path.is_dir():
-        if not (path / "diffae.safetensors").is_file():
-            raise FileNotFoundError(f"{path} is a folder without diffae.safetensors; a model folder holds "
-                                    "diffae.safetensors and diffae.json")
-        path = path / "diffae.safetensors"
+        inside = [path / n for n in ("diffae.safetensors", "ckpt.pt") if (path / n).is_file()]
+        if not inside:
+            raise FileNotFoundError(f"{path} is a folder without diffae.safetensors (a model folder) or ckpt.pt "
+                                    "(a `chatface train-diffae` run)")
+        path = inside[0]
     if path.is_file():
         return _from_file(path)
     raise FileNotFoundError(f"unknown model {text!r}: not a file or model folder, and not one of: {', '.join(names())}")
@@ -173,29 +184,21 @@ def _official(name: str) -> ModelSpec:
 
     weights_name, classifier, config = OFFICIAL[name]
     path = Path(resolve(weights_name))
-    return ModelSpec(name, "official", config, weights=path, folder=path.parent / name, align=True,
+    return ModelSpec(name, "official", config, weights=path, folder=None, align=True,
                      classifier=classifier, judges="clip+arcface")
 
 
 def _from_file(path: Path, name: Optional[str] = None, kind: str = "file") -> ModelSpec:
-    """A weights file with its JSON sidecar (config, align, judges); the config is read, never guessed."""
-    from .models.diffae import config_path_for
+    """A weights file with its JSON card (align, judges); its settings are resolved when it is loaded."""
+    from .models.diffae import read_model_card
 
-    meta_path = config_path_for(path)
-    meta = _read_json(meta_path) if meta_path.is_file() else {}
-    config = _config_from(meta, meta_path) if "config" in meta else None
+    meta = read_model_card(path)
     folder = path.parent
     judges = meta.get("judges") or ("toy" if (folder / "clip.safetensors").is_file() else "clip+arcface")
-    return ModelSpec(name or (folder.name if path.stem == "diffae" else path.stem), kind, config, weights=path,
-                     folder=folder, align=bool(meta.get("align", True)), judges=judges, meta=meta)
-
-
-def _config_from(meta: dict, meta_path: Path) -> DiffAEConfig:
-    """The DiffAEConfig of a JSON sidecar, with an error that names the file."""
-    try:
-        return DiffAEConfig.from_json(meta["config"])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{meta_path}: invalid DiffAE config ({exc}); fix the file or remove it") from None
+    align = meta.get("align") if kind == "file" else False
+    return ModelSpec(name or (folder.name if path.stem in ("diffae", "ckpt") else path.stem), kind, None,
+                     weights=path, folder=folder, align=None if align is None else bool(align), judges=judges,
+                     meta=meta)
 
 
 def _read_json(path: Path) -> dict:

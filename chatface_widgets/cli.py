@@ -94,16 +94,27 @@ def cmd_attributes(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    """EMA-only safetensors (+ JSON config) from any DiffAE checkpoint."""
-    from .models.diffae import load_diffae, save_diffae
+    """Safetensors (+ JSON config) from any DiffAE checkpoint: official .ckpt (EMA), a run's ckpt.pt, .pt."""
+    from .files import OutputError, check_not_input
+    from .models.diffae import config_path_for, load_diffae_file, save_diffae
 
     src, dst = Path(args.src), Path(args.dst)
+    if dst.suffix != ".safetensors":
+        raise CLIError(f"destination must end in .safetensors, got {dst}")
     if dst.resolve() == src.resolve():
         raise CLIError("destination equals source; choose another path")
-    model = load_diffae(src, verbose=True)
-    save_diffae(model, dst, half=args.half, extra={"converted_from": src.name})
-    n = sum(p.numel() for p in model.parameters())
-    print(f"wrote {dst} and {dst.with_suffix('.json')} ({n:,} parameters, {'float16' if args.half else 'float32'})")
+    try:
+        check_not_input(dst, src)
+        check_not_input(config_path_for(dst), src, config_path_for(src))
+    except OutputError as exc:
+        raise CLIError(str(exc)) from None
+    loaded = load_diffae_file(src, verbose=True)
+    # Keep what the source's card says about use (align, training record); the config is rewritten.
+    extra = {k: v for k, v in loaded.card.items() if k not in ("kind", "config", "dtype")}
+    extra["converted_from"] = src.name
+    save_diffae(loaded.model, dst, half=args.half, extra=extra)
+    n = sum(p.numel() for p in loaded.model.parameters())
+    print(f"wrote {dst} and {config_path_for(dst)} ({n:,} parameters, {'float16' if args.half else 'float32'})")
     return 0
 
 

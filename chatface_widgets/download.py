@@ -143,21 +143,65 @@ def download(name_or_url: str | W.WeightsEntry, dest=None, progress: bool = True
                 from None
     else:
         url = W.url_for(entry, base_url)
-        if url is None:
+        if url is None and entry.drive_folder and gdown_available():
+            fetch_from_drive(entry, raw, progress=progress, home=home)
+        elif url is None:
             raise W.MissingWeightsError(W.missing_message(entry, home, "no direct download URL is published"))
-        try:
-            fetch(url, raw, size=entry.size, size_tolerance=entry.size_tolerance, sha256=entry.sha256,
-                  progress=progress, timeout=timeout)
-        except (urllib.error.URLError, OSError) as exc:  # offline, refused, 404, ...
-            reason = getattr(exc, "reason", None) or exc
-            raise W.MissingWeightsError(W.missing_message(entry, home, f"download from {url} failed ({reason})")) \
-                from exc
+        else:
+            _fetch_url(entry, url, raw, progress, timeout, home)
     if not entry.converts:
         return raw
     out = W.convert_file(entry, raw, final)
     if not keep_raw:
         raw.unlink()
     return out
+
+
+def _fetch_url(entry: W.WeightsEntry, url: str, raw: Path, progress: bool, timeout: float, home) -> None:
+    """Fetch a registry file from a URL (a mirror), verified, with a manual-steps error when it fails."""
+    try:
+        fetch(url, raw, size=entry.size, size_tolerance=entry.size_tolerance, sha256=entry.sha256,
+              progress=progress, timeout=timeout)
+    except (urllib.error.URLError, OSError) as exc:  # offline, refused, 404, ...
+        reason = getattr(exc, "reason", None) or exc
+        raise W.MissingWeightsError(W.missing_message(entry, home, f"download from {url} failed ({reason})")) \
+            from exc
+
+
+def gdown_available() -> bool:
+    """Whether the optional ``[download]`` extra (gdown) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("gdown") is not None
+
+
+def fetch_from_drive(entry: W.WeightsEntry, dest, *, progress: bool = True, home=None) -> Path:
+    """Fetch ``entry.basename`` from the authors' public Google Drive folder with gdown, verify it, rename it
+    into place. Only the listed file is downloaded (the folder may hold other large files)."""
+    import gdown
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        listing = gdown.download_folder(url=entry.drive_folder, output=str(dest.parent), quiet=not progress,
+                                        skip_download=True)
+        wanted = [f for f in listing or () if Path(f.path).name == entry.basename]
+        if not wanted:
+            raise DownloadError(f"{entry.basename} is not in {entry.drive_folder}")
+        got = gdown.download(id=wanted[0].id, output=str(part), quiet=not progress, resume=True)
+        if got is None or not part.is_file():
+            raise DownloadError("gdown returned no file")
+    except Exception as exc:  # noqa: BLE001 - gdown raises many types (quota, HTML page, network)
+        reason = f"gdown could not fetch it from Google Drive ({type(exc).__name__}: {str(exc).strip()[:200]})"
+        raise W.MissingWeightsError(W.missing_message(entry, home, reason)) from exc
+    try:
+        check_file(part, entry.size, entry.size_tolerance, entry.sha256)
+    except WeightsIntegrityError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    return dest
 
 
 def main(argv=None) -> int:
@@ -187,7 +231,8 @@ def main(argv=None) -> int:
                 print(f"{name}: {path}")
         else:
             print(W.resolve(args.name))
-    except (W.MissingWeightsError, W.UnknownWeightsError, DownloadError, WeightsIntegrityError) as exc:
+    # ValueError: a file that cannot be verified, read or converted (the message names it)
+    except (W.MissingWeightsError, W.UnknownWeightsError, DownloadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -23,7 +23,7 @@ from PIL import Image
 from . import sampling
 from .contract import EditContract, StepPolicy
 from .editing import AttributeRegistry
-from .models.diffae import DiffAE, load_diffae
+from .models.diffae import DiffAE
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
 SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
@@ -91,10 +91,12 @@ class Engine:
         from .catalogue import find
 
         spec = find(name_or_path)
-        model = spec.load_network()
+        model, card = spec.load_network()
         registry = spec.registry(model.config.z_channels, mappers=mappers)
-        return cls(model, registry, _info(spec, model, align), pick_device(device), speed=speed, threads=threads,
-                   spec=spec)
+        info = ModelInfo(name=spec.name, path=spec.weights or Path(f"<{spec.name}>"),
+                         align=spec.aligns(card) if align is None else bool(align),
+                         default_steps=model.config.default_steps, image_size=model.config.image_size)
+        return cls(model, registry, info, pick_device(device), speed=speed, threads=threads, spec=spec)
 
     @property
     def contract(self) -> EditContract:
@@ -145,13 +147,6 @@ class Engine:
 def is_sample(photo) -> bool:
     """Whether ``photo`` names a built-in sample ("sample" or "sample:NAME") rather than a file."""
     return isinstance(photo, str) and (photo == SAMPLE or photo.startswith(SAMPLE + ":"))
-
-
-def _info(spec, model: DiffAE, align: Optional[bool]) -> ModelInfo:
-    """ModelInfo from a catalogue entry and the loaded network's config."""
-    return ModelInfo(name=spec.name, path=spec.weights or Path(f"<{spec.name}>"),
-                     align=spec.align if align is None else bool(align),
-                     default_steps=model.config.default_steps, image_size=model.config.image_size)
 
 
 SMALL_MODEL_PIXELS = 64  # at this size and below a UNet op is too small to split over CPU threads

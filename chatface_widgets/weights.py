@@ -50,6 +50,7 @@ class WeightsEntry:
     extra: str | None  # pip extra needed to use the file, if any
     loader: str  # what loads the resolved file
     description: str = ""
+    drive_folder: str | None = None  # the authors' public Google Drive folder holding ``basename``
 
     @property
     def basename(self) -> str:
@@ -63,6 +64,7 @@ class WeightsEntry:
 
 
 _DIFFAE_SOURCE = "https://github.com/phizaz/diffae#checkpoints (Google Drive folder {})"
+_DRIVE = "https://drive.google.com/drive/folders/"
 _FFHQ_LICENCE = ("weights published with the MIT-licensed phizaz/diffae code (no separate weights licence); "
                  "trained on FFHQ (images under CC BY / CC BY-NC / public-domain terms, dataset CC BY-NC-SA 4.0 "
                  "by NVIDIA): treat as research / non-commercial")
@@ -74,28 +76,28 @@ REGISTRY: dict[str, WeightsEntry] = {e.name: e for e in (
         name="ffhq256_autoenc", filename="ffhq256_autoenc/last.ckpt", kind="diffae",
         # 168,492,291 fp32 params as model.* and ema_model.* (1.35 GB) plus x_T and, if kept, Adam state.
         size=2_050_000_000, size_tolerance=0.35, sha256=None, url=None,
-        source=_DIFFAE_SOURCE.format("https://drive.google.com/drive/folders/1-5zfxT6Gl-GjxM7z9ZO2AHlB70tfmF6V"),
+        source=_DIFFAE_SOURCE.format(_DRIVE + "1-5zfxT6Gl-GjxM7z9ZO2AHlB70tfmF6V"), drive_folder=_DRIVE + "1-5zfxT6Gl-GjxM7z9ZO2AHlB70tfmF6V",
         licence=_FFHQ_LICENCE, extra=None, loader="chatface_widgets.models.diffae.load_diffae",
         description="DiffAE autoencoder, FFHQ 256x256 (the model ChatFace edits with)"),
     WeightsEntry(
         name="ffhq128_autoenc_130M", filename="ffhq128_autoenc_130M/last.ckpt", kind="diffae",
         # 128,545,155 fp32 params twice (1.03 GB) plus x_T and, if kept, Adam state.
         size=1_550_000_000, size_tolerance=0.36, sha256=None, url=None,
-        source=_DIFFAE_SOURCE.format("https://drive.google.com/drive/folders/10UNtFNfxbHBPkoIh003JkSPto5s-VbeN"),
+        source=_DIFFAE_SOURCE.format(_DRIVE + "10UNtFNfxbHBPkoIh003JkSPto5s-VbeN"), drive_folder=_DRIVE + "10UNtFNfxbHBPkoIh003JkSPto5s-VbeN",
         licence=_FFHQ_LICENCE, extra=None, loader="chatface_widgets.models.diffae.load_diffae",
         description="DiffAE autoencoder, FFHQ 128x128, 130M-image schedule (about 4x cheaper than 256)"),
     WeightsEntry(
         name="ffhq256_autoenc_cls", filename="ffhq256_autoenc_cls/last.ckpt", kind="latent_classifier",
         # conds_mean/std, classifier and ema_classifier (168 KB) plus Lightning/Adam extras.
         size=300_000, size_tolerance=0.6, sha256=None, url=None,
-        source=_DIFFAE_SOURCE.format("https://drive.google.com/drive/folders/117Wv7RZs_gumgrCOIhDEWgsNy6BRJorg"),
+        source=_DIFFAE_SOURCE.format(_DRIVE + "117Wv7RZs_gumgrCOIhDEWgsNy6BRJorg"), drive_folder=_DRIVE + "117Wv7RZs_gumgrCOIhDEWgsNy6BRJorg",
         licence=_CELEBA_LICENCE, extra=None,
         loader="chatface_widgets.models.latent_classifier.load_latent_classifier",
         description="40 CelebA-HQ attribute directions for ffhq256_autoenc latents"),
     WeightsEntry(
         name="ffhq128_autoenc_cls", filename="ffhq128_autoenc_cls/last.ckpt", kind="latent_classifier",
         size=300_000, size_tolerance=0.6, sha256=None, url=None,
-        source=_DIFFAE_SOURCE.format("https://drive.google.com/drive/folders/11EYIyuK6IX44C8MqreUyMgPCNiEnwhmI"),
+        source=_DIFFAE_SOURCE.format(_DRIVE + "11EYIyuK6IX44C8MqreUyMgPCNiEnwhmI"), drive_folder=_DRIVE + "11EYIyuK6IX44C8MqreUyMgPCNiEnwhmI",
         licence=_CELEBA_LICENCE, extra=None,
         loader="chatface_widgets.models.latent_classifier.load_latent_classifier",
         description="40 CelebA-HQ attribute directions for ffhq128_autoenc_130M latents"),
@@ -162,16 +164,23 @@ def url_for(entry: WeightsEntry, base_url: str | None = None) -> str | None:
 
 
 def missing_message(entry: WeightsEntry, home: Path | None = None, reason: str = "") -> str:
-    """The message of a MissingWeightsError: the command to run and the manual alternative."""
+    """The message of a MissingWeightsError: the manual steps, then what can fetch the file for you."""
     raw = raw_path(entry, home)
+    size = f" (about {entry.size / 1e9:.1f} GB)" if entry.size and entry.size > 1e8 else ""
+    where = entry.drive_folder or entry.url or entry.source
     lines = [f"{entry.name} weights are not available{': ' + reason if reason else ''}.",
-             f"  Run:  chatface weights download {entry.name}"]
+             f"  1. Open {where}" + (f"  (the official folder; see {entry.source.split(' ')[0]})"
+                                     if entry.drive_folder else ""),
+             f"  2. Download the file {entry.basename}{size} from it.",
+             f"  3. Put it at {raw}",
+             f"  4. Run:  chatface weights download {entry.name}"
+             + ("   (it checks the file and converts it to " + str(local_path(entry, home)) + ", offline)"
+                if entry.converts else "   (it checks the file, offline)")]
     if entry.url is None:
-        lines.append(f"  (no direct URL is published; that command needs {ENV_BASE_URL} set to a mirror)")
-    lines.append(f"  Or download {entry.basename} yourself from {entry.source}")
-    lines.append(f"  and put the file at {raw}")
-    if entry.converts:
-        lines.append(f"  (it is converted to {local_path(entry, home)} on first use, offline).")
+        helpers = [f"set {ENV_BASE_URL} to a mirror serving {entry.filename}"]
+        if entry.drive_folder:
+            helpers.insert(0, 'pip install "chatface-widgets[download]" (gdown fetches public Google Drive folders)')
+        lines.append(f"  To let step 4 fetch the file itself: {' or '.join(helpers)}.")
     return "\n".join(lines)
 
 
@@ -213,10 +222,11 @@ def convert_classifier(src, dst) -> Path:
 
 def convert_diffae(src, dst, half: bool = False) -> Path:
     """Official DiffAE .ckpt -> EMA-only safetensors plus JSON config (``save_diffae``)."""
-    from .models.diffae import load_diffae, save_diffae
+    from .models.diffae import load_diffae_file, save_diffae
 
-    model = load_diffae(src)
-    return _atomic_outputs(Path(dst), lambda tmp: save_diffae(model, tmp, half=half))
+    loaded = load_diffae_file(src)  # official topologies need no JSON; NaN/inf weights are refused
+    extra = {k: v for k, v in loaded.card.items() if k not in ("kind", "config", "dtype")}
+    return _atomic_outputs(Path(dst), lambda tmp: save_diffae(loaded.model, tmp, half=half, extra=extra))
 
 
 def convert_file(entry: WeightsEntry, src: Path, dst: Path | None = None) -> Path:

@@ -16,7 +16,9 @@ from chatface_widgets.models.diffae import (AttentionBlock, DiffAE, DiffAEConfig
 
 @pytest.fixture(scope="module")
 def tiny(diffae_fixtures):
-    model = load_diffae(diffae_fixtures / "diffae_tiny_weights.safetensors")
+    path = diffae_fixtures / "diffae_tiny_weights.safetensors"
+    # Not an official topology, and no JSON beside it: say what the reference run used (ε, 64 px).
+    model = load_diffae(path, config=DiffAEConfig.from_state_dict(load_file(str(path)), image_size=64))
     golden = load_file(str(diffae_fixtures / "diffae_tiny_golden.safetensors"))
     return model, golden
 

@@ -45,3 +45,27 @@ def test_train_resume_and_export(tmp_path):
     # a fresh run folder can start from shipped weights and keeps counting
     third = train(tmp_path / "run2", minutes=0.02, settings=settings, init_from=out, log_every=1)
     assert third["step"] > second["step"]
+
+
+def test_a_training_run_becomes_a_model_that_edit_and_the_engine_accept(tmp_path, capsys):
+    """Issue 17.8: `train-diffae --export runs/x/model` writes a model folder; the run's ckpt.pt loads too."""
+    from chatface_widgets.cli import main as cli_main
+    from chatface_widgets.toy import sample_photo
+
+    settings = TrainSettings(image_size=32, images_per_batch=2, warmup_steps=1, bf16=False)
+    run = tmp_path / "run"
+    train(run, minutes=0.01, settings=settings, config=TINY_CONFIG, log_every=1, export=run / "model")
+    card = json.loads((run / "model" / "diffae.json").read_text())
+    assert card["align"] is False and card["config"]["prediction"] == TINY_CONFIG.prediction
+    for model in (run / "model", run / "ckpt.pt", run):  # the exported folder, the checkpoint, the run folder
+        engine = Engine.load(str(model), device="cpu")
+        assert engine.model.config == TINY_CONFIG and not engine.info.align
+        image = engine.open(sample_photo(0, size=48)).render({}, steps=8)
+        assert image.size == (32, 32)
+    # convert reads the checkpoint's EMA weights and config, and keeps align false
+    dst = tmp_path / "converted" / "diffae.safetensors"
+    assert cli_main(["convert", str(run / "ckpt.pt"), str(dst)]) == 0
+    assert json.loads(dst.with_suffix(".json").read_text())["align"] is False
+    ema = torch.load(run / "ckpt.pt", weights_only=True)["ema"]
+    loaded = Engine.load(str(dst.parent), device="cpu").model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in ema.items())

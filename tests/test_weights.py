@@ -5,7 +5,9 @@ import hashlib
 import io
 import re
 import socket
+import sys
 import threading
+import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -164,7 +166,8 @@ def test_resolve_missing_names_the_command_and_the_manual_path(home):
         W.resolve("no_such_model")
 
 
-def test_offline_download_raises_missing_weights(home):
+def test_offline_download_raises_missing_weights(home, monkeypatch):
+    monkeypatch.setattr(D, "gdown_available", lambda: False)  # never the network, even where gdown is installed
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -185,6 +188,15 @@ def test_a_file_put_by_hand_is_converted_by_resolve(home, monkeypatch):
     assert torch.equal(load_latent_classifier(out).weight, sd["classifier.weight"])
 
 
+def _settings_card(entry, **settings):
+    """The JSON beside a downloaded file whose topology is not the official one (tests use tiny stand-ins)."""
+    import json
+
+    card = W.raw_path(entry).with_suffix(".json")
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(json.dumps({"prediction": "eps", "default_steps": 20, **settings}))
+
+
 def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeypatch):
     from safetensors.torch import load_file
 
@@ -198,6 +210,7 @@ def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeyp
     torch.save({"state_dict": state, "global_step": 0}, buf)
     entry = _pin(monkeypatch, "ffhq256_autoenc", buf.getvalue())
     server.files["/" + entry.filename] = buf.getvalue()
+    _settings_card(entry, image_size=64)  # a stand-in of another topology: its settings must be stated
     out = D.download(entry.name, base_url=server.url, progress=False, keep_raw=False)
     assert out == W.resolve(entry.name) and not W.raw_path(entry).exists()
     model = load_diffae(out)
@@ -233,6 +246,7 @@ def test_official_layout_diffae_download_convert_load_and_render(server, home, m
     torch.save({"state_dict": sd, "global_step": 7}, buf)
     entry = _pin(monkeypatch, "ffhq256_autoenc", buf.getvalue())
     server.files["/" + entry.filename] = buf.getvalue()
+    _settings_card(entry, image_size=32)
     cls = {"conds_mean": torch.zeros(1, z_dim), "conds_std": torch.ones(1, z_dim),
            "classifier.weight": hash_tensor("w", (40, z_dim), 0.0, 0.1), "classifier.bias": torch.zeros(40),
            "ema_classifier.weight": torch.zeros(40, z_dim), "ema_classifier.bias": torch.zeros(40)}
@@ -252,3 +266,59 @@ def test_official_layout_diffae_download_convert_load_and_render(server, home, m
     recon, edit = face.render({}, steps=8), face.render({"smile": 1.0, "beard": -0.5}, steps=8)
     assert recon.size == (32, 32)
     assert recon.tobytes() != edit.tobytes()
+
+
+def test_download_without_a_mirror_gives_the_manual_steps(home, monkeypatch, capsys):
+    """Issue 17.7: the message names the official folder, the file, where it goes and the command after."""
+    monkeypatch.setattr(D, "gdown_available", lambda: False)
+    assert D.main(["download", "ffhq256_autoenc", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    entry = W.REGISTRY["ffhq256_autoenc"]
+    assert entry.drive_folder and entry.drive_folder in err
+    assert "Download the file last.ckpt" in err
+    assert f"Put it at {home / 'downloads' / 'ffhq256_autoenc' / 'last.ckpt'}" in err
+    assert "chatface weights download ffhq256_autoenc" in err and "converts it to" in err
+    assert "chatface-widgets[download]" in err and W.ENV_BASE_URL in err
+
+
+class _FakeGdown:
+    """Stands in for gdown: lists a folder and "downloads" a file from memory; records every call."""
+
+    def __init__(self, files: dict):
+        self.files, self.calls = files, []
+
+    def download_folder(self, **kwargs):
+        self.calls.append(("download_folder", kwargs))
+        return [types.SimpleNamespace(id=f"id-{name}", path=f"folder/{name}", local_path=None) for name in self.files]
+
+    def download(self, **kwargs):
+        self.calls.append(("download", kwargs))
+        Path(kwargs["output"]).write_bytes(self.files[kwargs["id"][3:]])
+        return kwargs["output"]
+
+
+def test_download_uses_gdown_for_the_official_folder_when_installed(home, monkeypatch):
+    data, sd = _classifier_ckpt()
+    entry = _pin(monkeypatch, "ffhq256_autoenc_cls", data)
+    fake = _FakeGdown({"latent.pkl": b"not wanted", "last.ckpt": data})
+    monkeypatch.setitem(sys.modules, "gdown", fake)
+    monkeypatch.setattr(D, "gdown_available", lambda: True)
+    assert D.main(["download", entry.name, "--no-progress"]) == 0
+    (kind, listing), (kind2, fetched) = fake.calls
+    assert kind == "download_folder" and listing["url"] == entry.drive_folder and listing["skip_download"] is True
+    assert kind2 == "download" and fetched["id"] == "id-last.ckpt"  # only the file we need
+    assert torch.equal(load_latent_classifier(W.local_path(entry)).weight, sd["classifier.weight"])
+    assert not list(W.raw_path(entry).parent.glob("*.part"))
+
+
+def test_gdown_failure_or_wrong_file_leaves_nothing_and_gives_the_manual_steps(home, monkeypatch):
+    data, _ = _classifier_ckpt()
+    entry = _pin(monkeypatch, "ffhq256_autoenc_cls", data)
+    monkeypatch.setattr(D, "gdown_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "gdown", _FakeGdown({"other.ckpt": data}))
+    with pytest.raises(W.MissingWeightsError, match="last.ckpt is not in"):
+        D.download(entry.name, progress=False)
+    monkeypatch.setitem(sys.modules, "gdown", _FakeGdown({"last.ckpt": data[:-10]}))  # truncated by Drive
+    with pytest.raises(D.WeightsIntegrityError):
+        D.download(entry.name, progress=False)
+    assert not W.raw_path(entry).exists() and not W.local_path(entry).exists()

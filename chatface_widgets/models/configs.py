@@ -5,13 +5,12 @@ Every part that needs a model's shape by name (catalogue, trainer, benchmarks, t
 
 from __future__ import annotations
 
-from .diffae import DiffAEConfig
+from .diffae import OFFICIAL_CONFIGS, DiffAEConfig
 
-# Official ffhq256_autoenc: 168,492,291 parameters with the encoder; ε-prediction.
-FFHQ256 = DiffAEConfig(image_size=256, default_steps=20)
+# Official ffhq256_autoenc: 168,492,291 parameters with the encoder; ε-prediction (defined where loading identifies it).
+FFHQ256 = OFFICIAL_CONFIGS["ffhq256_autoenc"]
 # Official ffhq128_autoenc_130M: 128,545,155 parameters with the encoder; ε-prediction.
-FFHQ128 = DiffAEConfig(image_size=128, channel_mult=(1, 1, 2, 3, 4), enc_channel_mult=(1, 1, 2, 3, 4, 4),
-                       attn_levels=(3,), enc_attn_levels=(3,), default_steps=20)
+FFHQ128 = OFFICIAL_CONFIGS["ffhq128_autoenc_130M"]
 # The built-in model: 48 px procedural faces, v-prediction, T = 10 by default (weights/toy/README.md).
 TOY = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,

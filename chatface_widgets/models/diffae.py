@@ -421,12 +421,70 @@ def build_diffae(cfg: DiffAEConfig) -> DiffAE:
     return model
 
 
-def diffae_from_state_dict(sd: Mapping[str, torch.Tensor], config: Optional[DiffAEConfig] = None, source: str = "state dict") -> DiffAE:
-    """Build the network that matches ``sd`` (inferring the config when none is given) and load it."""
+def diffae_from_state_dict(sd: Mapping[str, torch.Tensor], config: Optional[DiffAEConfig] = None,
+                           source: str = "state dict", config_source: Optional[str] = None) -> DiffAE:
+    """Build the network that matches ``sd`` and load it strictly.
+
+    Without ``config`` only the topology is read off the keys; prediction, image size and steps
+    keep the dataclass defaults, so files go through :func:`load_diffae`, which never guesses those.
+    ``config_source`` (the JSON a config came from) is named when that config cannot build a network.
+    """
     cfg = config or DiffAEConfig.from_state_dict(sd)
-    model = DiffAE(cfg)
-    load_state_dict_strict(model, sd, source)
+    try:
+        model = DiffAE(cfg)
+    except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as exc:
+        where = config_source or source
+        raise ModelCardError(f"{where}: its DiffAE settings cannot build a network ({_first_line(exc)}); "
+                             "fix the settings, or delete the JSON if the weights are an official checkpoint") from None
+    load_state_dict_strict(model, sd, source if config_source is None else f"{source} (with the config of {config_source})")
     return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Which settings a weights file is used with: its JSON card, its own training record, or an
+# official topology. What the weights cannot tell (prediction type, resolution, steps) is never guessed.
+
+SETTING_FIELDS = ("prediction", "image_size", "default_steps")  # not recoverable from weights
+# Fields read off the state dict (num_heads and dropout do not change the weights' shapes).
+TOPOLOGY_FIELDS = tuple(f for f in DiffAEConfig.__dataclass_fields__
+                        if f not in SETTING_FIELDS and f not in ("num_heads", "dropout"))
+# Top-level keys a model card may hold besides the config (read by the engine and the tools).
+CARD_KEYS = ("kind", "config", "dtype", "align", "training", "converted_from", "official", "source", "note")
+
+# The official DiffAE autoencoders (phizaz/diffae templates; manifests in the golden fixtures):
+# ε-prediction, 1 attention head, attention at 16 px. default_steps: the official notebooks render T = 20.
+OFFICIAL_CONFIGS = {
+    "ffhq256_autoenc": DiffAEConfig(image_size=256, default_steps=20, prediction="eps"),
+    "ffhq128_autoenc_130M": DiffAEConfig(channel_mult=(1, 1, 2, 3, 4), attn_levels=(3,),
+                                         enc_channel_mult=(1, 1, 2, 3, 4, 4), enc_attn_levels=(3,),
+                                         image_size=128, default_steps=20, prediction="eps"),
+}
+
+
+class ModelCardError(ValueError):
+    """A model's JSON card that cannot be read or used; the message names the JSON file and the fix."""
+
+
+class UnidentifiedCheckpointError(ValueError):
+    """Weights with no config that are not an official topology; the message says which JSON to add."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def topology(cfg: DiffAEConfig) -> tuple:
+    """The fields of a config that the weights' keys and shapes determine."""
+    return tuple(getattr(cfg, f) for f in TOPOLOGY_FIELDS)
+
+
+def identify_official(cfg: DiffAEConfig) -> Optional[str]:
+    """The name of the official DiffAE model with this topology, or None."""
+    for name, official in OFFICIAL_CONFIGS.items():
+        if topology(official) == topology(cfg):
+            return name
+    return None
 
 
 def config_path_for(path: Path) -> Path:
@@ -434,33 +492,155 @@ def config_path_for(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def load_diffae(path, config: Optional[DiffAEConfig] = None, verbose: bool = False) -> DiffAE:
-    """Load a DiffAE (eval, CPU, float32) from a Lightning .ckpt (EMA weights), .pt/.pth or .safetensors."""
-    from .checkpoint_io import read_diffae_state_dict
+def read_model_card(path) -> dict:
+    """The JSON card beside a weights file ({} when there is none); errors name the JSON and the fix."""
+    card_path = config_path_for(path)
+    if not card_path.is_file():
+        return {}
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelCardError(f"{card_path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                             f"fix it, or delete it if {Path(path).name} is an official checkpoint") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelCardError(f"{card_path}: cannot be read ({_first_line(exc)})") from None
+    if not isinstance(card, dict):
+        raise ModelCardError(f"{card_path}: expected a JSON object with the model's settings, "
+                             f"found {type(card).__name__}")
+    return card
+
+
+def _card_settings(card: Mapping, card_path: Path) -> dict:
+    """The config fields of a card: its "config" object, or the top-level fields of a flat card."""
+    fields = set(DiffAEConfig.__dataclass_fields__)
+    if "config" in card:
+        given = card["config"]
+        if not isinstance(given, dict):
+            raise ModelCardError(f"{card_path}: \"config\" must be a JSON object")
+    else:
+        given = {k: v for k, v in card.items() if k in fields}
+        stray = sorted(k for k in card if k not in fields and k not in CARD_KEYS)
+        if stray:
+            raise ModelCardError(f"{card_path}: unknown fields {stray}; DiffAE settings are "
+                                 f"{', '.join(sorted(fields))} (or put them in a \"config\" object)")
+    unknown = sorted(set(given) - fields)
+    if unknown:
+        raise ModelCardError(f"{card_path}: unknown DiffAE config fields {unknown}; known: {', '.join(sorted(fields))}")
+    return dict(given)
+
+
+def _missing_config_message(path: Path, cfg: DiffAEConfig, missing, card_path: Path, has_card: bool) -> str:
+    shape = ", ".join(f"{f} {getattr(cfg, f)}" for f in ("model_channels", "channel_mult", "attn_levels", "z_channels"))
+    where = (f"{card_path} lacks {', '.join(missing)}" if has_card else f"it has no {card_path.name} beside it")
+    return (f"{path}: cannot tell how to use these weights: {where}, and its network ({shape}) is not an "
+            f"official DiffAE topology ({', '.join(OFFICIAL_CONFIGS)}). Add {card_path} with the settings it "
+            'was trained with, e.g. {"prediction": "eps", "image_size": 256, "default_steps": 20, "align": true} '
+            '(prediction: "eps" or "v", what the UNet outputs; image_size: training resolution in pixels; '
+            "default_steps: DDIM steps to render with; align: whether photos are FFHQ-aligned); "
+            "the network's shape is read from the weights")
+
+
+def _config_from_card_or_weights(path: Path, sd: Mapping[str, torch.Tensor], given: dict, card_path: Path,
+                                 has_card: bool) -> tuple[DiffAEConfig, Optional[str]]:
+    """(config, official name or None): a complete config as given, else topology from the weights."""
+    if all(f in given for f in TOPOLOGY_FIELDS):
+        return _build_config(given, card_path), None
+    try:
+        inferred = DiffAEConfig.from_state_dict(sd)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise StateDictMismatch(f"{path}: {_first_line(exc)}; is this a DiffAE autoencoder checkpoint?") from None
+    official = identify_official(inferred)
+    base = OFFICIAL_CONFIGS[official] if official else inferred
+    missing = [f for f in SETTING_FIELDS if f not in given]
+    if missing and official is None:
+        raise UnidentifiedCheckpointError(_missing_config_message(path, inferred, missing, card_path, has_card))
+    return _build_config({**base.to_json(), **given}, card_path), official
+
+
+def _build_config(values: Mapping, card_path: Path) -> DiffAEConfig:
+    try:
+        return DiffAEConfig.from_json(values)
+    except (TypeError, ValueError) as exc:
+        raise ModelCardError(f"{card_path}: invalid DiffAE settings ({_first_line(exc)}); fix the file") from None
+
+
+@dataclass
+class LoadedDiffAE:
+    """A network loaded from a file, with the card it is used with."""
+
+    model: "DiffAE"
+    card: dict  # the JSON card (or the equivalent for a training checkpoint / official model); "align" etc.
+    path: Path
+    layout: str  # "safetensors" | "lightning" | "training" | "state_dict"
+    official: Optional[str]  # official model name when identified from the topology
+
+
+def load_diffae_file(path, config: Optional[DiffAEConfig] = None, verbose: bool = False) -> LoadedDiffAE:
+    """Load a DiffAE (eval, CPU, float32) and say which settings it is used with.
+
+    The settings come from, in order: ``config``; the JSON card beside the file (``x.json``; it may
+    give only ``prediction``, ``image_size`` and ``default_steps``, the rest is read off the
+    weights); the config inside a training run's ``ckpt.pt``; an official topology (ε-prediction).
+    Anything else is refused with an error that names the JSON to add. NaN/inf weights are refused.
+    """
+    from .checkpoint_io import check_finite, read_diffae_checkpoint
 
     path = Path(path)
-    sd, report = read_diffae_state_dict(path)
-    if verbose and report:
-        print(report)
-    if config is None and config_path_for(path).is_file() and path.suffix == ".safetensors":
-        meta = json.loads(config_path_for(path).read_text())
-        config = DiffAEConfig.from_json(meta.get("config", meta))
-    sd = {k: v.float() for k, v in sd.items()}
-    return diffae_from_state_dict(sd, config, source=str(path))
+    ck = read_diffae_checkpoint(path)
+    if verbose and ck.report:
+        print(ck.report)
+    check_finite(ck.state_dict, path)
+    card_path = config_path_for(path)
+    card = read_model_card(path)
+    config_source, official = None, None
+    if config is None:
+        given = _card_settings(card, card_path) if card else {}
+        if given:
+            config_source = str(card_path)
+        elif ck.config is not None:  # a training checkpoint carries its own config
+            given, card_path = dict(ck.config), path
+            config_source = f"{path} (its stored config)"
+        config, official = _config_from_card_or_weights(path, ck.state_dict, given, card_path, bool(card))
+    if not card:
+        card = {"kind": "diffae", "config": config.to_json()}
+        if ck.layout == "training":  # our trainer draws toy-world faces: photos are not aligned
+            card.update(align=False, training=ck.training)
+        if official:
+            card["official"] = official
+    sd = {k: v.float() for k, v in ck.state_dict.items()}
+    model = diffae_from_state_dict(sd, config, source=str(path), config_source=config_source)
+    return LoadedDiffAE(model, card, path, ck.layout, official)
+
+
+def load_diffae(path, config: Optional[DiffAEConfig] = None, verbose: bool = False) -> DiffAE:
+    """Load a DiffAE (eval, CPU, float32) from a Lightning .ckpt (EMA weights), a training run's ckpt.pt,
+    .pt/.pth or .safetensors; see :func:`load_diffae_file` for where its settings come from."""
+    return load_diffae_file(path, config, verbose).model
 
 
 def save_diffae(model: DiffAE, dst, half: bool = False, extra: Optional[dict] = None) -> Path:
-    """Write EMA-only weights as safetensors plus ``<name>.json`` with the config (and ``extra``)."""
+    """Write weights as safetensors plus ``<name>.json`` with the config (and ``extra``), atomically.
+
+    Both files appear complete or not at all (the JSON first); NaN/inf weights are refused.
+    """
     from safetensors.torch import save_file
+
+    from ..files import atomic_path
+    from .checkpoint_io import check_finite
 
     dst = Path(dst)
     if dst.suffix != ".safetensors":
         raise ValueError(f"destination must end in .safetensors, got {dst.name}")
     dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(dst), metadata={"format": "pt", "kind": "diffae"})
+    state = model.state_dict()
+    check_finite(state, f"{dst} (not written)")
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
+    if half:
+        check_finite(tensors, f"{dst} (not written: out of float16 range; save without --half)")
     meta = {"kind": "diffae", "config": model.config.to_json(), "dtype": str(dtype).replace("torch.", "")}
     meta.update(extra or {})
-    config_path_for(dst).write_text(json.dumps(meta, indent=2) + "\n")
+    with atomic_path(dst) as tmp_weights:
+        save_file(tensors, str(tmp_weights), metadata={"format": "pt", "kind": "diffae"})
+        with atomic_path(config_path_for(dst)) as tmp_card:
+            tmp_card.write_text(json.dumps(meta, indent=2) + "\n")
     return dst

@@ -287,13 +287,24 @@ def parse_part_weights(items) -> tuple:
     return tuple(pairs)
 
 
+def export_path(dst) -> Path:
+    """Where ``--export`` writes: ``X.safetensors`` as given, else the model folder ``X/diffae.safetensors``."""
+    dst = Path(dst)
+    return dst if dst.suffix == ".safetensors" else dst / "diffae.safetensors"
+
+
 def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str | None = None,
                    default_steps: int | None = None, ema: bool = True) -> Path:
     """Write the EMA weights of a training checkpoint as safetensors + JSON with the training record.
 
+    ``dst`` is a ``.safetensors`` file or a model folder (``dst/diffae.safetensors``); the JSON says
+    ``"align": false``, so ``Engine.load(folder)``, ``chatface edit --model folder``, the panel and
+    ``chatface eval`` use it as they use the built-in model.
+
     ``default_steps`` sets the decoding step count the model's JSON recommends (else the checkpoint's).
     ``ema=False`` writes the raw weights instead (the EMA lags about 1/(1 − decay) steps behind).
     """
+    dst = export_path(dst)
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     config = DiffAEConfig.from_json(ck["config"])
     if default_steps is not None:
@@ -301,17 +312,23 @@ def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str 
     model = DiffAE(config)
     model.load_state_dict(ck["ema" if ema else "model"])
     state = {k: v for k, v in ck["state"].items() if k != "history"}
-    record = {"training": {**state, "weights": "ema" if ema else "raw", "settings": ck["settings"],
+    # The trainer draws toy-world faces, already framed: photos are centre-cropped, not FFHQ-aligned.
+    record = {"align": False, "training": {**state, "weights": "ema" if ema else "raw", "settings": ck["settings"],
                            "phases": ck["state"].get("history", []),
                            "command": command or "python -m chatface_widgets.train.diffae_trainer --out runs/toy --minutes M"}}
     return save_diffae(model, dst, half=half, extra=record)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Train (or resume) the built-in toy DiffAE on rendered faces.")
+    parser = argparse.ArgumentParser(
+        prog="chatface train-diffae", description="Train (or resume) the built-in toy DiffAE on rendered faces.",
+        epilog="Example: chatface train-diffae --out runs/x --minutes 60 --export runs/x/model, then "
+               "chatface edit sample \"add glasses\" -o out.png --model runs/x/model")
     parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
     parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this run")
-    parser.add_argument("--export", type=Path, default=None, help="write EMA weights here (.safetensors) at the end")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="at the end, write a model folder here (diffae.safetensors + diffae.json with the EMA "
+                             "weights) that edit, the panel and eval load; a path ending in .safetensors writes that file")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from shipped weights when the run folder has no checkpoint (fresh optimiser)")
     parser.add_argument("--seed", type=int, default=0)
