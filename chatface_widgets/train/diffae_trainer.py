@@ -307,8 +307,8 @@ def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str 
     return save_diffae(model, dst, half=half, extra=record)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Train (or resume) the built-in toy DiffAE on rendered faces.")
+def main(argv=None, prog: str = "chatface train-diffae") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description="Train (or resume) the built-in toy DiffAE on rendered faces.")
     parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
     parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this run")
     parser.add_argument("--export", type=Path, default=None, help="write EMA weights here (.safetensors) at the end")
