@@ -93,12 +93,12 @@ def _detect(img: Image.Image, upsample: int | None) -> list[FaceBox]:
             shape = predictor(full, dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
             pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
             faces.append(FaceBox(x0, y0, x1, y1, float(score), pts))
-    faces.sort(key=lambda f: (f.area, f.score), reverse=True)
+    faces.sort(key=lambda f: (f.area, f.score, -f.left), reverse=True)  # largest first; ties: leftmost first
     return faces
 
 
 def find_faces(photo, upsample: int | None = None) -> list[FaceBox]:
-    """Faces in a photo (PIL image or path), largest first; empty list when there is none."""
+    """Faces in a photo (PIL image or path), largest first (equal ones left to right); [] when there is none."""
     return _detect(load_photo(photo), upsample)
 
 
@@ -192,6 +192,8 @@ class AlignedFace:
     face: FaceBox = field(repr=False)
     photo: Image.Image = field(repr=False)  # the RGB, EXIF-upright photo the crop came from
     size: int = 256
+    index: int = 0  # which face of the photo this is, in find_faces order (0: the largest)
+    count: int = 1  # how many faces were found in the photo
 
     def _frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(origin, x edge, y edge, side^2) of the quad in continuous photo coordinates."""
@@ -264,4 +266,5 @@ def align_face(photo, index: int | None = None, size: int = 256, padding: str = 
     face = faces[i]
     quad = ffhq_quad(face.landmarks)
     crop = warp_quad(img, quad, size, padding)
-    return AlignedFace(image=crop, quad=quad, landmarks=face.landmarks, face=face, photo=img, size=size)
+    return AlignedFace(image=crop, quad=quad, landmarks=face.landmarks, face=face, photo=img, size=size,
+                       index=i % len(faces), count=len(faces))

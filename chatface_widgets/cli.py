@@ -20,19 +20,140 @@ class CLIError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
-def _photo_argument(text: str, size: int):
-    """A path, or ``sample`` / ``sample:NAME`` / ``sample:INDEX`` for a built-in sample photo."""
-    if text == "sample" or text.startswith("sample:"):
-        from .toy import SAMPLE_NAMES, sample_photo
+EXIT_ERROR = 2  # a user error (bad photo, path, option): one line on stderr, no file written
+EXIT_NO_CHANGE = 3  # the request asks for no change (not understood, or nothing to do): no file written
+MAX_OUTPUT_SIDE = 4096  # --scale may not make the written image larger than this, a side
+REAL_WEIGHTS_COMMAND = "chatface weights download ffhq256_autoenc"
 
-        which = text.partition(":")[2] or 0
-        if isinstance(which, str) and which.isdigit():
-            which = int(which)
+
+def _warn(message: str) -> None:
+    print(f"chatface: {message}", file=sys.stderr)
+
+
+def _read_photo(text: str):
+    """Check the PHOTO argument before any model work: ``(photo, path, image)``.
+
+    ``sample`` / ``sample:NAME`` / ``sample:INDEX`` is passed on as the string (its name is checked
+    here; it is drawn at the model's size by :func:`_open_face`); a file is read and validated, and
+    ``image`` is the RGB photo. ``path`` is the file (None for a sample).
+    """
+    from .photo import PhotoError, load_photo
+
+    if text == "sample" or text.startswith("sample:"):
+        from .toy import SAMPLE_NAMES
+        from .toy.samples import _index
+
+        which = text.partition(":")[2] or "0"
         try:
-            return sample_photo(which, size=size), None
+            _index(int(which) if which.lstrip("-").isdigit() else which)
         except (KeyError, IndexError):
-            raise CLIError(f"unknown sample {which!r}; samples: {', '.join(SAMPLE_NAMES)}") from None
-    return text, Path(text)
+            raise CLIError(f"unknown sample {which!r}; samples: {', '.join(SAMPLE_NAMES)} "
+                           "(or sample:0 to sample:3)") from None
+        return text, None, None
+    try:
+        return text, Path(text), load_photo(text)
+    except PhotoError as exc:
+        raise CLIError(f"{exc}; give a PNG or JPEG photo, or 'sample' for a built-in face") from None
+
+
+def _open_face(engine, photo: str, image, face_index: Optional[int]):
+    """``engine.open`` for a photo read by :func:`_read_photo` (samples drawn at the model's size)."""
+    if image is None:
+        from .toy import sample_photo
+
+        which = photo.partition(":")[2] or "0"
+        image = sample_photo(int(which) if which.lstrip("-").isdigit() else which, size=engine.image_size)
+    return engine.open(image, face_index=face_index)
+
+
+def _is_model_world(image, size: int) -> bool:
+    """True for an image the non-aligning model can edit as is: its own size, or a --scale copy of one."""
+    from PIL import Image
+
+    w, h = image.size
+    if w != h or w % size:
+        return False
+    if w == size:
+        return True
+    small = image.resize((size, size), Image.NEAREST)
+    return small.resize((w, h), Image.NEAREST).tobytes() == image.tobytes()
+
+
+def _check_builtin_photo(engine, image, path: Path, force: bool) -> None:
+    """A real photo on a model that does not align faces: refuse, or (``--force-builtin``) crop and say so."""
+    size = engine.image_size
+    if engine.info.align or image is None or _is_model_world(image, size):
+        return
+    what = (f"the {engine.info.name!r} model does not find or align faces: it edits its own illustrated "
+            f"{size}×{size} faces, so a real photo gives no useful edit")
+    if not force:
+        raise CLIError(f"{path}: {what}. Get the real DiffAE weights with `{REAL_WEIGHTS_COMMAND}`, then "
+                       "add `--model ffhq256`; or pass --force-builtin to edit the photo's centre square anyway")
+    side = min(image.size)
+    _warn(f"warning: {what}. --force-builtin: using the centre {side}×{side} square of {path} "
+          f"({image.width}×{image.height}) shrunk to {size}×{size}. For real photos: {REAL_WEIGHTS_COMMAND}")
+
+
+def _check_output(out: Path, photo_path: Optional[Path], no_clobber: bool) -> None:
+    """The output must be a .png path that is not the input (not even through a link) nor a folder."""
+    from .files import check_not_input
+
+    if out.suffix.lower() != ".png":
+        raise CLIError(f"output must be a .png file, got {out}; name it e.g. {out.with_suffix('.png').name}")
+    if out.is_dir():
+        raise CLIError(f"{out} is a folder; give a file name such as {out / 'out.png'}")
+    check_not_input(out, photo_path)
+    if no_clobber and out.exists():
+        raise CLIError(f"{out} exists and --no-clobber was given; choose another output path")
+
+
+def _check_scale(scale: int, width: Optional[int] = None, height: Optional[int] = None) -> None:
+    """1 <= scale, and the scaled image at most MAX_OUTPUT_SIDE a side."""
+    if width is None:
+        if scale < 1:
+            raise CLIError(f"--scale {scale} is invalid: it must be a whole number of at least 1 "
+                           "(1 writes the image at its own size)")
+        return
+    side = max(width, height)
+    largest = max(1, MAX_OUTPUT_SIDE // side)
+    if side * scale > MAX_OUTPUT_SIDE:
+        raise CLIError(f"--scale {scale} would write a {width * scale}×{height * scale} image; the limit is "
+                       f"{MAX_OUTPUT_SIDE} pixels a side, so use --scale 1 to {largest} for this "
+                       f"{width}×{height} result")
+
+
+def _step_policy(engine):
+    """The CLI's step policy: the model's default, bounded as the panel is (the edit contract's)."""
+    from .contract import StepPolicy
+
+    return StepPolicy(default=engine.info.default_steps).bounded()
+
+
+def _choose_steps(policy, requested: Optional[int], planned: Optional[int]) -> int:
+    """--steps, else the plan's, else the model's default; an invalid or too large count is an error."""
+    steps = requested if requested is not None else planned
+    try:
+        return policy.or_default(steps)
+    except ValueError as exc:
+        message = str(exc)
+        if "Python" not in message:
+            message += (f". The command line takes valid counts from 2 to {policy.maximum} (default "
+                        f"{policy.default}); for more, call face.render(steps=N) from Python")
+        raise CLIError(f"--steps {steps}: {message}" if requested is not None else message) from None
+
+
+def _face_report(aligned, chosen: Optional[int]) -> Optional[str]:
+    """Which face was edited, when the photo has more than one (or when --face chose one)."""
+    if aligned is None or (aligned.count <= 1 and chosen is None):
+        return None
+    box = aligned.face
+    where = f"box x {box.left}-{box.right}, y {box.top}-{box.bottom}"
+    text = f"found {aligned.count} face{'s' if aligned.count != 1 else ''}; edited face {aligned.index + 1} ({where})"
+    if aligned.count > 1:
+        others = [str(n) for n in range(1, aligned.count + 1) if n != aligned.index + 1]
+        text += (f"; faces are numbered largest first (equal sizes left to right): pass --face "
+                 f"{' or '.join(others)} to edit another")
+    return text
 
 
 def _make_interpreter(kind: str, attributes: list[str]):
@@ -48,37 +169,58 @@ def _make_interpreter(kind: str, attributes: list[str]):
 
 
 def cmd_edit(args) -> int:
-    """Interpret the request, print the plan as JSON, render and write the PNG."""
+    """Read the photo, interpret the request, render, write the PNG; print the reply (or --json the plan)."""
     from .engine import Engine
-    from .photo import PhotoError, load_photo
+    from .files import atomic_path
 
     out = Path(args.output)
-    if out.suffix.lower() != ".png":
-        raise CLIError(f"output must be a .png file, got {out}")
+    _check_scale(args.scale)
+    if args.face is not None and args.face < 1:
+        raise CLIError(f"--face {args.face} is invalid: faces are numbered from 1 (1 is the largest)")
+    photo, photo_path, image = _read_photo(args.photo)  # before the model: a bad photo costs nothing
+    _check_output(out, photo_path, args.no_clobber)
     engine = Engine.load(args.model, device=args.device)
-    photo, photo_path = _photo_argument(args.photo, engine.image_size)
-    if photo_path is not None and out.resolve() == photo_path.resolve():
-        raise CLIError("refusing to overwrite the input photo; choose another output path")
-    if out.exists() and not args.force:
-        raise CLIError(f"{out} exists; pass --force to replace it")
-    try:
-        load_photo(photo)  # fail fast, before any model work, on a bad photo
-    except PhotoError as exc:
-        raise CLIError(str(exc)) from None
+    _check_builtin_photo(engine, image, photo_path, args.force_builtin)
+    if args.face is not None and not engine.info.align:
+        raise CLIError(f"--face needs a model that finds faces (e.g. --model ffhq256); {engine.info.name!r} does not")
     interpreter = _make_interpreter(args.llm, engine.attributes)
     plan = interpreter.parse(args.request, current={})
-    steps = args.steps or plan.steps or engine.info.default_steps
+    steps = _choose_steps(_step_policy(engine), args.steps, plan.steps)
     edits = plan.apply({})
-    print(json.dumps({"plan": plan.model_dump(), "edits": edits, "steps": steps}, ensure_ascii=False))
-    face = engine.open(photo)
-    image = face.render(edits, steps=steps, sms=not args.no_sms, paste=face.aligned is not None)
+    if args.json:
+        print(json.dumps({"plan": plan.model_dump(), "edits": edits, "steps": steps}, ensure_ascii=False))
+    else:
+        print(plan.reply or "OK.")
+        if plan.note:
+            _warn(f"note: {plan.note}")
+    if not edits:
+        _warn(f"nothing to change for {args.request!r}, so {out} was not written (exit status {EXIT_NO_CHANGE}); "
+              f"`chatface attributes --model {args.model}` lists what this model can edit")
+        return EXIT_NO_CHANGE
+    if engine.info.align and image is not None:
+        _check_scale(args.scale, *image.size)  # pasted back: the result is the whole photo
+    else:
+        _check_scale(args.scale, engine.image_size, engine.image_size)
+    try:
+        face = _open_face(engine, photo, image, None if args.face is None else args.face - 1)
+    except IndexError:
+        raise CLIError(f"--face {args.face}: {photo_path} has fewer faces; faces are numbered from 1, "
+                       "largest first (omit --face to edit the largest)") from None
+    except ValueError as exc:  # NoFaceError and other photo problems found while aligning
+        raise CLIError(f"{photo_path or photo}: {exc}") from None
+    report = _face_report(face.aligned, args.face)
+    if report:
+        _warn(report)
+    result = face.render(edits, steps=steps, sms=not args.no_sms, paste=face.aligned is not None)
     if args.scale > 1:
         from PIL import Image
 
-        image = image.resize((image.width * args.scale, image.height * args.scale), Image.NEAREST)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
-    print(f"wrote {out} ({image.width}×{image.height})", file=sys.stderr)
+        result = result.resize((result.width * args.scale, result.height * args.scale), Image.NEAREST)
+    existed = out.exists()
+    with atomic_path(out) as tmp:  # complete or not at all; a link to an old output keeps the old file
+        result.save(tmp, format="PNG")
+    summary = ", ".join(f"{k} {v:+.2f}" for k, v in edits.items())
+    _warn(f"{'replaced' if existed else 'wrote'} {out} ({result.width}×{result.height}; {summary}; {steps} steps)")
     return 0
 
 
@@ -118,10 +260,15 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def _delegate(module: str, argv: Sequence[str]) -> int:
+def _delegate(name: str, argv: Sequence[str]) -> int:
+    """Run a sub-command that has its own parser, under its own name (``chatface NAME --help``)."""
     import importlib
+    import inspect
 
-    result = importlib.import_module(module).main(list(argv))
+    main = importlib.import_module(DELEGATED[name][0]).main
+    prog = f"chatface {name}"
+    takes_prog = "prog" in inspect.signature(main).parameters
+    result = main(list(argv), prog=prog) if takes_prog else main(list(argv))
     return int(result or 0)
 
 
@@ -136,17 +283,37 @@ DELEGATED = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatface", description="Chat-guided face editing with a diffusion autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
-    edit = sub.add_parser("edit", help="edit a photo from a sentence and write a PNG")
+    edit = sub.add_parser(
+        "edit", help="edit a photo from a sentence and write a PNG",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Edit a face photo from a sentence. Prints the interpreter's reply (--json: the plan) "
+                    "and writes OUT.png.",
+        epilog=f"""exit status:
+  0  the edited image was written (an earlier OUT.png is replaced, atomically; never the input photo)
+  {EXIT_ERROR}  error: bad photo, output path or option (one line on stderr); nothing written
+  {EXIT_NO_CHANGE}  the request changes nothing (not understood, or nothing to do); nothing written
+
+The built-in model (toy) edits its own illustrated faces; for real photos get the official weights
+with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
     edit.add_argument("photo", help='image file, or "sample" / "sample:NAME" for a built-in face')
     edit.add_argument("request", help='what to change, e.g. "make her smile a lot and add glasses"')
-    edit.add_argument("-o", "--output", required=True, help="PNG to write (never the input photo)")
+    edit.add_argument("-o", "--output", required=True,
+                      help="PNG to write; an existing file is replaced atomically (never the input photo)")
     edit.add_argument("--model", default="toy", help="toy (built-in), ffhq256, ffhq128 or a checkpoint path")
     edit.add_argument("--llm", default="rules", choices=["rules", "openai"], help="interpreter of the request")
-    edit.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the plan's or the model's)")
+    edit.add_argument("--steps", type=int, default=None,
+                      help="DDIM steps, a valid count up to 100 (default: the plan's or the model's)")
     edit.add_argument("--no-sms", action="store_true", help="use z_edit at every step instead of SMS")
-    edit.add_argument("--scale", type=int, default=1, help="upscale the written image by this factor (nearest)")
+    edit.add_argument("--scale", type=int, default=1,
+                      help=f"upscale the written image by this whole factor (nearest; at most {MAX_OUTPUT_SIDE} px a side)")
+    edit.add_argument("--face", type=int, default=None, metavar="N",
+                      help="which face to edit when the photo has several: 1 = the largest (default)")
+    edit.add_argument("--json", action="store_true", help="print the plan as JSON instead of the reply")
     edit.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
-    edit.add_argument("--force", action="store_true", help="replace an existing output file")
+    edit.add_argument("--no-clobber", action="store_true", help="refuse to replace an existing output file")
+    edit.add_argument("--force-builtin", action="store_true",
+                      help="edit a real photo with the built-in model anyway (its centre square, shrunk)")
+    edit.add_argument("--force", action="store_true", help=argparse.SUPPRESS)  # old scripts: replacing is the default now
     edit.set_defaults(func=cmd_edit)
     attrs = sub.add_parser("attributes", help="list the attributes a model can edit")
     attrs.add_argument("--model", default="toy")
@@ -163,19 +330,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .files import OutputError
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
-        return _delegate(DELEGATED[argv[0]][0], argv[1:])
+        return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CLIError as exc:
-        print(f"chatface: error: {exc}", file=sys.stderr)
-        return 2
+    except (CLIError, OutputError) as exc:
+        message = exc
+    except MemoryError:
+        message = "out of memory; use a smaller photo, fewer steps or a smaller --scale"
+    except FloatingPointError as exc:
+        message = f"{exc}; the model's weights may be damaged: check or re-download them"
+    except PermissionError as exc:
+        message = f"permission denied: {exc.filename or exc}; choose a folder you can write to"
+    except ImportError as exc:
+        message = exc
     except (ValueError, FileNotFoundError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"chatface: error: {message}", file=sys.stderr)
-        return 2
+    print(f"chatface: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -155,3 +155,19 @@ def test_missing_dlib_gives_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'chatface-widgets\[align\]'"):
         align._dlib()
+
+
+def test_two_faces_are_counted_and_each_can_be_chosen():
+    crop = _astronaut().crop((100, 0, 350, 300))
+    photo = Image.new("RGB", (500, 300))
+    photo.paste(crop, (0, 0))
+    photo.paste(crop, (250, 0))
+    faces = find_faces(photo)
+    assert len(faces) == 2
+    first, second = (align_face(photo, index=i, size=64) for i in (0, 1))
+    assert (first.count, first.index, second.count, second.index) == (2, 0, 2, 1)
+    assert first.face.right <= 250 <= second.face.left  # equal faces: numbered left to right
+    assert align_face(photo, index=-1, size=64).index == 1
+    with pytest.raises(IndexError, match="2 face"):
+        align_face(photo, index=2, size=64)
+    assert align_face(_astronaut(), size=64).count == 1

@@ -319,9 +319,9 @@ def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str 
     return save_diffae(model, dst, half=half, extra=record)
 
 
-def main(argv=None) -> None:
+def main(argv=None, prog: str = "chatface train-diffae") -> None:
     parser = argparse.ArgumentParser(
-        prog="chatface train-diffae", description="Train (or resume) the built-in toy DiffAE on rendered faces.",
+        prog=prog, description="Train (or resume) the built-in toy DiffAE on rendered faces.",
         epilog="Example: chatface train-diffae --out runs/x --minutes 60 --export runs/x/model, then "
                "chatface edit sample \"add glasses\" -o out.png --model runs/x/model")
     parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
