@@ -30,25 +30,23 @@ def _warn(message: str) -> None:
     print(f"chatface: {message}", file=sys.stderr)
 
 
-def _read_photo(text: str):
+def _read_photo(text: str, model: str):
     """Check the PHOTO argument before any model work: ``(photo, path, image)``.
 
-    ``sample`` / ``sample:NAME`` / ``sample:INDEX`` is passed on as the string (its name is checked
-    here; it is drawn at the model's size by :func:`_open_face`); a file is read and validated, and
-    ``image`` is the RGB photo. ``path`` is the file (None for a sample).
+    ``sample`` / ``sample:NAME`` / ``sample:INDEX`` names one of the model's built-in sample photos
+    (checked in the catalogue here, opened by ``engine.open``); a file is read and validated, and
+    ``image`` is the RGB photo. ``path`` and ``image`` are None for a sample.
     """
+    from .engine import is_sample
     from .photo import PhotoError, load_photo
 
-    if text == "sample" or text.startswith("sample:"):
-        from .toy import SAMPLE_NAMES
-        from .toy.samples import _index
+    if is_sample(text):
+        from .catalogue import find
 
-        which = text.partition(":")[2] or "0"
         try:
-            _index(int(which) if which.lstrip("-").isdigit() else which)
-        except (KeyError, IndexError):
-            raise CLIError(f"unknown sample {which!r}; samples: {', '.join(SAMPLE_NAMES)} "
-                           "(or sample:0 to sample:3)") from None
+            find(model).sample(text.partition(":")[2] or 0)
+        except FileNotFoundError as exc:
+            raise CLIError(str(exc)) from None
         return text, None, None
     try:
         return text, Path(text), load_photo(text)
@@ -57,13 +55,10 @@ def _read_photo(text: str):
 
 
 def _open_face(engine, photo: str, image, face_index: Optional[int]):
-    """``engine.open`` for a photo read by :func:`_read_photo` (samples drawn at the model's size)."""
-    if image is None:
-        from .toy import sample_photo
+    """``engine.open`` for a photo read by :func:`_read_photo` (a sample by its name, a file as read)."""
+    from .engine import is_sample
 
-        which = photo.partition(":")[2] or "0"
-        image = sample_photo(int(which) if which.lstrip("-").isdigit() else which, size=engine.image_size)
-    return engine.open(image, face_index=face_index)
+    return engine.open(photo if is_sample(photo) else image, face_index=face_index)
 
 
 def _is_model_world(image, size: int) -> bool:
@@ -124,9 +119,7 @@ def _check_scale(scale: int, width: Optional[int] = None, height: Optional[int] 
 
 def _step_policy(engine):
     """The CLI's step policy: the model's default, bounded as the panel is (the edit contract's)."""
-    from .contract import StepPolicy
-
-    return StepPolicy(default=engine.info.default_steps).bounded()
+    return engine.contract.bounded().steps
 
 
 def _choose_steps(policy, requested: Optional[int], planned: Optional[int]) -> int:
@@ -156,16 +149,14 @@ def _face_report(aligned, chosen: Optional[int]) -> Optional[str]:
     return text
 
 
-def _make_interpreter(kind: str, attributes: list[str]):
-    from .chat import RuleInterpreter
+def _make_interpreter(kind: str, engine):
+    """The chat factory's interpreter for this model, with the interactive bounds (same as the panel's)."""
+    from .chat import make_interpreter
 
-    if kind == "rules":
-        return RuleInterpreter(attributes=attributes)
-    if kind == "openai":
-        from .chat import OpenAIInterpreter
-
-        return OpenAIInterpreter(attributes=attributes)
-    raise CLIError(f"unknown interpreter {kind!r}; use rules or openai")
+    try:
+        return make_interpreter(kind, engine.contract.bounded())
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def cmd_edit(args) -> int:
@@ -177,13 +168,13 @@ def cmd_edit(args) -> int:
     _check_scale(args.scale)
     if args.face is not None and args.face < 1:
         raise CLIError(f"--face {args.face} is invalid: faces are numbered from 1 (1 is the largest)")
-    photo, photo_path, image = _read_photo(args.photo)  # before the model: a bad photo costs nothing
+    photo, photo_path, image = _read_photo(args.photo, args.model)  # before the model: a bad photo costs nothing
     _check_output(out, photo_path, args.no_clobber)
     engine = Engine.load(args.model, device=args.device)
     _check_builtin_photo(engine, image, photo_path, args.force_builtin)
     if args.face is not None and not engine.info.align:
         raise CLIError(f"--face needs a model that finds faces (e.g. --model ffhq256); {engine.info.name!r} does not")
-    interpreter = _make_interpreter(args.llm, engine.attributes)
+    interpreter = _make_interpreter(args.llm, engine)
     plan = interpreter.parse(args.request, current={})
     steps = _choose_steps(_step_policy(engine), args.steps, plan.steps)
     edits = plan.apply({})
