@@ -1,20 +1,17 @@
 """IR-SE50 written from scratch vs. the reference network on formula-generated weights (golden fixture)."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import fixture_path
 from chatface_widgets.models.arcface import IDEmbedder, IRSE50, identity_similarity, load_irse50
 from chatface_widgets.testing.hashinit import hash_state_dict
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "arcface"
+FIXTURES = fixture_path("arcface")
 STAGES = ((0, 3), (3, 7), (7, 21), (21, 24))  # body units of stages 1..4
 ATOL_EMBED, ATOL_INTERMEDIATE = 1e-5, 1e-4  # fixture README's fp32 tolerances
-
-pytestmark = pytest.mark.skipif(not (FIXTURES / "irse50_hashinit_golden.safetensors").is_file(),
-                                reason="arcface fixtures not available")
 
 
 @pytest.fixture(scope="module")

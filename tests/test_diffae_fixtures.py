@@ -130,6 +130,7 @@ def test_official_configs_have_official_keys_and_shapes(diffae_fixtures, name, p
     assert sum(p.numel() for p in model.parameters()) == params and len(sd) == entries
 
 
+@pytest.mark.slow  # about 260 s on 2 CPU cores; scripts/test.sh runs it in its second pass
 def test_full_size_ffhq256_with_generated_weights(diffae_fixtures):
     """The full 168.5M-parameter ffhq256 network on formula-generated weights (about a minute)."""
     from chatface_widgets.testing.hashinit import hash_state_dict

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from chatface_widgets.models.mapper import load_mapper
 from chatface_widgets.train.distributed import shard
 from chatface_widgets.train.toy_recipes import recipes_from
@@ -28,6 +30,7 @@ def test_toy_recipes_cover_the_eight_attributes():
     assert [r.attribute for r in book.select(["beard", "smile"])] == ["beard", "smile"]
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_torchrun_two_ranks_on_gloo(tmp_path):
     out, summary = tmp_path / "mappers", tmp_path / "summary.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")

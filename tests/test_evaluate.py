@@ -124,6 +124,7 @@ def test_judges_give_s_dir_and_judge_identity(engine, oracle):
     assert "recon" not in out and out["multi"] == {}
 
 
+@pytest.mark.needs("matplotlib")
 def test_sheet_plots_and_summary(result, tmp_path):
     out, rows = result
     sheet = make_sheet(rows, scale=3)
@@ -143,6 +144,7 @@ def test_unknown_attribute_is_rejected(engine, oracle):
     assert np.isfinite(M.psnr(np.zeros(3), np.ones(3)))
 
 
+@pytest.mark.needs("matplotlib")
 def test_cli_writes_json_sheet_and_plots(tmp_path, oracle):
     from safetensors.torch import save_file
 

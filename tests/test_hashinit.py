@@ -1,18 +1,17 @@
 """The fixture weight generator: FNV-1a-64 seed, splitmix64 stream, and every manifest checksum."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import fixture_path
 from chatface_widgets.testing.hashinit import fnv1a64, hash_state_dict, hash_tensor, splitmix64
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 MANIFESTS = {
-    "arcface": (FIXTURES / "arcface" / "manifest_ir_se50.json", "state_dict"),
-    "diffae256": (FIXTURES / "diffae" / "diffae_ffhq256_hashinit_spec.json", "state_dict"),
+    "arcface": (fixture_path("arcface", "manifest_ir_se50.json"), "state_dict"),
+    "diffae256": (fixture_path("diffae", "diffae_ffhq256_hashinit_spec.json"), "state_dict"),
 }
 
 
@@ -34,8 +33,6 @@ def test_stream_is_positional():
 @pytest.mark.parametrize("which", sorted(MANIFESTS))
 def test_manifest_checksums(which):
     path, field = MANIFESTS[which]
-    if not path.is_file():
-        pytest.skip(f"fixture not available: {path}")
     spec = json.loads(path.read_text())[field]
     for key, info in spec.items():
         init = info.get("fixture_init", info)

@@ -4,18 +4,16 @@ import io
 import math
 import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import fixture_path
 from chatface_widgets.models.latent_classifier import (ATTRIBUTES, CELEBA_ATTRIBUTES, CHAT_NAMES, DEFAULT_AMPLITUDE,
                                                        attribute_index, load_latent_classifier,
                                                        load_lightning_checkpoint)
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "diffae"
-GOLDEN = FIXTURES / "diffae_cls_golden.safetensors"
-pytestmark = pytest.mark.skipif(not GOLDEN.is_file(), reason="diffae fixtures not available")
+GOLDEN = fixture_path("diffae", "diffae_cls_golden.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ def test_total_uses_paper_weights_and_reports_parts():
     assert set(parts) == {"total", "pre", "id", "dir"}
 
 
+@pytest.mark.needs("open_clip")
 def test_text_direction_with_tiny_clip_is_unit_and_prompt_sensitive():
     from chatface_widgets.train.judges import tiny_random_judges
 
@@ -67,6 +68,7 @@ def test_text_direction_with_tiny_clip_is_unit_and_prompt_sensitive():
     assert not torch.allclose(d1, d2)
 
 
+@pytest.mark.needs("open_clip")
 def test_judges_return_unit_embeddings_and_pass_gradients():
     from chatface_widgets.train.judges import tiny_random_judges
 
@@ -82,6 +84,7 @@ def test_judges_return_unit_embeddings_and_pass_gradients():
     assert not clip.training and not clip.model.training
 
 
+@pytest.mark.needs("open_clip")
 def test_clip_preprocessing_matches_clip_recipe():
     from chatface_widgets.train.judges import resize_center_crop, tiny_random_judges
 
@@ -95,6 +98,7 @@ def test_clip_preprocessing_matches_clip_recipe():
     assert resize_center_crop(wide, 20).shape == (1, 3, 20, 20)
 
 
+@pytest.mark.needs("open_clip")
 def test_toy_judges_load_if_shipped():
     from chatface_widgets.catalogue import builtin_folder
     from chatface_widgets.train.judges import load_toy_judges
@@ -125,6 +129,7 @@ def test_optional_global_clip_term():
         mapper_loss(x0, x_edit, dz, ids[0], ids[1], clips[0], clips[1], tdir, LossWeights(glob=1.0))
 
 
+@pytest.mark.needs("open_clip")
 def test_compact_tokenizer_keeps_argmax_pooling_and_flags_unknown_words():
     from chatface_widgets.train.toy_clip import CompactTokenizer, caption_vocabulary
 

@@ -24,6 +24,7 @@ def setup():
     return engine, judges, pool
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_training_lowers_the_loss_and_writes_a_registry_card(setup, tmp_path):
     engine, judges, pool = setup
     out = train_mapper(engine, "Curly hair", "a face with curly hair", "a face", 4, judges, tmp_path / "mappers",
@@ -48,6 +49,7 @@ def test_training_lowers_the_loss_and_writes_a_registry_card(setup, tmp_path):
     assert not torch.allclose(registry.compose(z, {"curly hair": 1.0}), z)
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_resume_reproduces_an_uninterrupted_run(setup, tmp_path):
     engine, judges, pool = setup
     args = dict(batch=1, pool=pool, progress=False, checkpoint_every=1)
@@ -86,6 +88,7 @@ def test_file_names_and_cli_parser():
         main(["--help"])
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_context_training_judges_each_row_against_its_own_context_image(setup, tmp_path):
     from chatface_widgets.train.mapper_trainer import EditContext, _context_references, load_context
 
@@ -117,6 +120,7 @@ def test_context_training_judges_each_row_against_its_own_context_image(setup, t
                      batch=2, pool=pool, progress=False)
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_cosine_lr_runs_from_lr_to_lr_final_and_the_card_records_the_optimiser(setup, tmp_path):
     from chatface_widgets.train.mapper_trainer import cosine_lr
 
@@ -175,6 +179,7 @@ def test_a_trained_mapper_goes_to_the_user_folder_never_the_package(tmp_path, mo
     assert builtin_folder() not in out.parents
 
 
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
 def test_training_at_half_strength_judges_half_the_mapper_step(setup, tmp_path):
     engine, judges, pool = setup
     args = dict(batch=1, pool=pool, progress=False, resume=False)

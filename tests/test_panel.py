@@ -303,3 +303,28 @@ def test_bad_photo_raises_photo_error(engine, tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(PhotoError):
         ChatFacePanel(str(empty), engine=engine)
+
+
+def test_nan_slider_value_snaps_back_and_says_why(make_panel):
+    panel = make_panel()
+    panel.sliders["smile"].value = -1.0
+    assert panel.wait_idle(WAIT)
+    image = panel.image_edited.value
+    panel.sliders["smile"].value = float("nan")  # what a front-end message with a non-number does
+    assert panel.wait_idle(WAIT)
+    assert panel.state.snapshot().strengths["smile"] == -1.0
+    assert panel.sliders["smile"].value == -1.0  # the slider shows the state's value again
+    assert panel.status_is_error and "finite" in panel.status_text
+    assert panel.image_edited.value == image
+    panel.sliders["smile"].value = 0.5  # and the slider still works
+    assert panel.wait_idle(WAIT)
+    assert panel.state.snapshot().strengths["smile"] == 0.5
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), 0.333])
+def test_slider_always_shows_the_state_value(make_panel, value):
+    """The slider clamps infinities itself; a value the state rounds is shown rounded."""
+    panel = make_panel()
+    panel.sliders["smile"].value = value
+    assert panel.wait_idle(WAIT)
+    assert panel.sliders["smile"].value == panel.state.snapshot().strengths["smile"]

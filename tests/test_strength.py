@@ -8,6 +8,8 @@ from chatface_widgets.testing.tiny import tiny_engine
 from chatface_widgets.toy.oracle import Oracle, OracleConfig
 from chatface_widgets.train.judges import tiny_random_judges
 
+pytestmark = pytest.mark.needs("open_clip")  # the tiny random judges are open_clip models
+
 
 @pytest.fixture(scope="module")
 def table():

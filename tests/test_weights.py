@@ -9,17 +9,15 @@ import sys
 import threading
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import fixture_path
 from chatface_widgets import download as D
 from chatface_widgets import weights as W
 from chatface_widgets.models.latent_classifier import load_latent_classifier
 from chatface_widgets.testing.hashinit import hash_tensor
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -202,7 +200,7 @@ def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeyp
 
     from chatface_widgets.models.diffae import load_diffae
 
-    tiny = load_file(str(FIXTURES / "diffae" / "diffae_tiny_weights.safetensors"))
+    tiny = load_file(str(fixture_path("diffae", "diffae_tiny_weights.safetensors")))
     state = {f"model.{k}": torch.zeros_like(v) for k, v in tiny.items()}  # raw weights must be ignored
     state.update({f"ema_model.{k}": v for k, v in tiny.items()})
     state["x_T"] = torch.zeros(2, 3, 64, 64)

@@ -220,7 +220,7 @@ class ChatFacePanel:
     def _bind(self) -> None:
         """Connect widget events to controller calls, and controller signals to widget updates."""
         for name, slider in self._sliders.items():
-            slider.observe(self._forward(lambda change, name=name: self.controller.set_strength(name, change["new"])),
+            slider.observe(self._forward(lambda change, name=name: self._on_slider(name, change["new"])),
                            names="value")
         self.chat_input.observe(self._forward(self._on_submit), names="value")
         self.send_button.on_click(self._forward(lambda _: self._on_submit({"new": self.chat_input.value})))
@@ -252,6 +252,25 @@ class ChatFacePanel:
                 self.controller.last_error = exc
                 self._on_status(short_error(exc), True)
         return observer
+
+    def _on_slider(self, name: str, value: float) -> None:
+        """Send a slider's value to the state; the slider then shows the state's value.
+
+        A rejected value (NaN) raises here and the status line says why; a value the state rounds or
+        that leaves it unchanged sends no change signal. Either way the slider snaps back to the state.
+        """
+        try:
+            self.controller.set_strength(name, value)
+        finally:
+            with self._lock:
+                shown = self.state.snapshot().strengths.get(name)
+                slider = self._sliders[name]
+                if shown is not None and not slider.value == shown:  # `not ==`: NaN is never equal
+                    self._local.syncing = True
+                    try:
+                        slider.value = shown
+                    finally:
+                        self._local.syncing = False
 
     def _on_submit(self, change) -> None:
         text = str(change["new"] or "")

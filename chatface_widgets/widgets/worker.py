@@ -4,16 +4,67 @@
 cancels the running one through its :class:`Ticket` (the diffusion callback checks it between
 steps). ``QueueWorker`` runs every job in order (chat messages are never dropped). Both start their
 thread on first use, report busy/idle changes, and hand job exceptions to ``on_error``.
+
+At interpreter exit (a script that ends with a panel open, a kernel shutdown or restart) an
+``atexit`` hook, registered when the first thread starts, closes every live worker: running renders
+are cancelled and joined at their next step boundary. Without it the process aborted with
+``terminate called without an active exception`` (exit 134): the daemon render thread was still
+inside a torch kernel while the interpreter tore torch down.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
+import os
 import threading
+import time
+import weakref
 from typing import Callable, Optional
 
 log = logging.getLogger(__name__)
+
+# Workers whose thread is running; close_all() stops them at exit.
+_LIVE: "weakref.WeakSet[_Worker]" = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+_EXIT_HOOKED = False
+
+
+def exit_wait_seconds() -> float:
+    """How long the exit hook waits for running jobs to stop (``$CHATFACE_EXIT_WAIT``, default 60 s)."""
+    try:
+        return max(0.0, float(os.environ.get("CHATFACE_EXIT_WAIT", "60")))
+    except ValueError:
+        return 60.0
+
+
+def close_all(timeout: Optional[float] = None) -> int:
+    """Close every live worker: cancel all first, then join them within one shared ``timeout``.
+
+    Registered with ``atexit``; a render is cancelled between diffusion steps, so the wait is about
+    one step. Returns how many threads are still running afterwards (0 when all stopped).
+    """
+    with _LIVE_LOCK:
+        workers = list(_LIVE)
+    for worker in workers:
+        worker._request_close()
+    deadline = time.monotonic() + (exit_wait_seconds() if timeout is None else timeout)
+    left = 0
+    for worker in workers:
+        if not worker._join(max(0.0, deadline - time.monotonic())):
+            left += 1
+            log.warning("%s: still running at exit after the wait; leaving it", worker.name)
+    return left
+
+
+def _track(worker: "_Worker") -> None:
+    global _EXIT_HOOKED
+    with _LIVE_LOCK:
+        _LIVE.add(worker)
+        if not _EXIT_HOOKED:  # registered late (after torch's own hooks), so it runs before them
+            atexit.register(close_all)
+            _EXIT_HOOKED = True
 
 
 class Ticket:
@@ -66,6 +117,7 @@ class _Worker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
             self._thread.start()
+            _track(self)
 
     def _set_busy(self, busy: bool) -> None:
         """Flip the idle event; caller holds the condition (``_announce`` tells the listener later)."""
@@ -121,15 +173,27 @@ class _Worker:
         self._announce()
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop the thread after its current job (waiting jobs are dropped)."""
+        """Stop the thread after its current job (waiting jobs are dropped, the running one cancelled)."""
+        self._request_close()
+        self._join(timeout)
+
+    def _request_close(self) -> None:
         with self._cond:
             self._closed = True
             self._drop_locked()
             self._cond.notify_all()
-            thread = self._thread
+
+    def _join(self, timeout: Optional[float]) -> bool:
+        """Wait for the thread to end; True when it has (or never started)."""
+        thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        stopped = thread is None or not thread.is_alive()
+        if stopped:
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
         self._idle.set()
+        return stopped
 
     def _drop_locked(self) -> None:
         raise NotImplementedError

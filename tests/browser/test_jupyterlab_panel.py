@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 if os.environ.get("CHATFACE_SKIP_BROWSER") == "1":
     pytest.skip("CHATFACE_SKIP_BROWSER=1", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="needs playwright from the [test] extra: pip install -e '.[test]'")
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
