@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
+from ..contract import INTERACTIVE_MAX_BATCH
 from .state import PanelState, Snapshot
 from .worker import LatestWorker, QueueWorker, Ticket
 
@@ -101,6 +102,9 @@ class PanelController:
         self.interpreter = interpreter
         self.state = state
         self.strip_strengths = tuple(float(s) for s in strip_strengths)
+        if len(self.strip_strengths) > INTERACTIVE_MAX_BATCH:
+            raise ValueError(f"a strength strip of {len(self.strip_strengths)} images is more than the "
+                             f"{INTERACTIVE_MAX_BATCH} a panel renders at once; use face.render_many from Python")
         self.save_dir = Path(save_dir) if save_dir is not None else Path.cwd()
         self.stem = stem
         self.preview_every = float(preview_every)

@@ -49,19 +49,10 @@ def default_photo(engine):
 
 
 def make_interpreter(kind, engine):
-    """An interpreter for ``engine``'s attributes: "rules" (offline, default), "openai", or an object."""
-    if kind is None or kind == "rules":
-        from ..chat import RuleInterpreter
+    """The chat factory's interpreter for ``engine`` with the interactive bounds (the CLI builds the same)."""
+    from ..chat import make_interpreter as build
 
-        return RuleInterpreter(engine.attributes, synonyms=engine.registry.synonyms())
-    if kind == "openai":
-        from ..chat import OpenAIInterpreter, RuleInterpreter
-
-        rules = RuleInterpreter(engine.attributes, synonyms=engine.registry.synonyms())
-        return OpenAIInterpreter(engine.attributes, fallback=rules)
-    if isinstance(kind, str):
-        raise ValueError(f"unknown interpreter {kind!r}; use 'rules' or 'openai'")
-    return kind
+    return build(kind, engine.contract.bounded())
 
 
 def photo_place(photo) -> tuple[str, Optional[Path]]:

@@ -49,7 +49,7 @@ def unquote(text):
 
 def open_panel(photo=None, model=None, llm="rules", steps=None):
     """Build a ChatFacePanel, turning the usual user mistakes into short UsageErrors."""
-    from ..editing import UnknownAttributeError
+    from ..contract import UnknownAttributeError
     from ..photo import PhotoError
     from .panel import ChatFacePanel
 

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 import ipywidgets as W
 
+from ..contract import STRENGTH_MAX, STRENGTH_MIN
 from .controller import ChatEntry, PanelController, RenderResult, short_error
 from .imaging import blank, png_bytes
 from .loading import default_photo, load_engine, make_interpreter, photo_place
@@ -49,7 +50,7 @@ class ChatFacePanel:
         attributes = list(engine.attributes)
         if isinstance(sliders, int):
             sliders = attributes[:sliders]
-        state = PanelState(attributes, active=sliders, steps=steps or engine.info.default_steps, sms=sms, strip=strip)
+        state = PanelState(engine.contract.bounded(), active=sliders, steps=steps, sms=sms, strip=strip)
         self.controller = PanelController(self.face, self.interpreter, state, stem=stem,
                                           save_dir=Path(save_dir) if save_dir else folder)
         self.display_size = int(display_size)
@@ -144,7 +145,7 @@ class ChatFacePanel:
 
         self._sliders: dict[str, W.FloatSlider] = {}
         for name in self.state.attributes:
-            slider = W.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description=name,
+            slider = W.FloatSlider(value=0.0, min=STRENGTH_MIN, max=STRENGTH_MAX, step=0.05, description=name,
                                    continuous_update=False, readout_format=".2f",
                                    style={"description_width": "90px"}, layout=W.Layout(width="340px"))
             slider.add_class(f"cf-slider-{css_name(name)}")
@@ -211,9 +212,7 @@ class ChatFacePanel:
         self._render_log()
 
     def _step_options(self, steps: int) -> list[int]:
-        from ..sampling import valid_step_counts
-
-        return sorted(set(valid_step_counts(50)) | {int(steps)})
+        return sorted(set(self.state.contract.steps.choices()) | {int(steps)})
 
     # --- view → controller ------------------------------------------------------------------
 

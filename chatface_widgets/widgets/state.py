@@ -2,31 +2,21 @@
 
 Every change happens under one lock and bumps ``version``; listeners get an immutable
 :class:`Snapshot` after the lock is released. Several strengths set by one call (a chat plan) are one
-change, so they cause one render. Strengths are clamped to [-1, 1] and rounded to ``RESOLUTION``
-(the slider's precision), so a value echoed back by a slider never counts as a new change.
+change, so they cause one render. Names, the strength range and resolution, and the valid step
+counts come from the model's edit contract (chatface_widgets.contract): strengths are clamped and
+rounded to the slider's precision, so a value echoed back by a slider never counts as a new change.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
-from ..editing import UnknownAttributeError, normalize_name
+from ..contract import RESOLUTION, EditContract, StepPolicy, quantize  # noqa: F401  (RESOLUTION, quantize re-exported)
 
-RESOLUTION = 0.01  # strengths are kept to two decimals, like the sliders show them
 HISTORY_LIMIT = 200  # undo entries kept
-
-
-def quantize(value: float) -> float:
-    """A strength clamped to [-1, 1] and rounded to RESOLUTION; NaN and infinities raise ValueError."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"a strength must be a finite number, got {value}")
-    value = min(1.0, max(-1.0, value))
-    return round(round(value / RESOLUTION) * RESOLUTION, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 @dataclass(frozen=True)
@@ -82,12 +72,13 @@ class _Fields:
 class PanelState:
     """Strengths, steps, SMS and history of one panel; all methods may be called from any thread."""
 
-    def __init__(self, attributes: Iterable[str], active: Optional[Iterable[str]] = None, steps: int = 8,
-                 sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
-        from ..sampling import check_steps
-
-        self.attributes = tuple(normalize_name(a) for a in attributes)
-        steps = check_steps(steps)
+    def __init__(self, contract: EditContract | Iterable[str], active: Optional[Iterable[str]] = None,
+                 steps: Optional[int] = None, sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
+        if not isinstance(contract, EditContract):  # a plain list of names: default steps, interactive bound
+            contract = EditContract(tuple(contract), steps=StepPolicy(default=steps or 8).bounded())
+        self.contract = contract
+        self.attributes = contract.attributes
+        steps = contract.steps.or_default(steps)
         self.history_limit = int(history_limit)
         self._lock = threading.RLock()
         self._version = 0
@@ -100,11 +91,8 @@ class PanelState:
     # --- reading ----------------------------------------------------------------------------
 
     def resolve(self, name: str) -> str:
-        """The attribute's canonical name; UnknownAttributeError (listing the known ones) otherwise."""
-        key = normalize_name(name)
-        if key not in self.attributes:
-            raise UnknownAttributeError(f"unknown attribute {name!r}; this model knows: {', '.join(self.attributes)}")
-        return key
+        """The attribute's canonical name (synonyms accepted); UnknownAttributeError listing the known ones."""
+        return self.contract.resolve(name)
 
     def snapshot(self) -> Snapshot:
         """The current state as an immutable Snapshot."""
@@ -181,9 +169,7 @@ class PanelState:
         """Set several strengths (and optionally steps/SMS) as ONE change: one history entry, one render."""
         clean = {self.resolve(k): quantize(v) for k, v in (edits or {}).items()}
         if steps is not None:
-            from ..sampling import check_steps
-
-            steps = check_steps(steps)
+            steps = self.contract.steps.check(steps)
         with self._lock:
             changed = self._set_locked(clean, steps, sms)
             snap = self.snapshot() if changed else None
