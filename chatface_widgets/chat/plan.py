@@ -13,7 +13,7 @@ Action = Literal["edit", "undo", "redo", "reset", "none"]
 
 @lru_cache(maxsize=1)
 def _valid_steps() -> frozenset[int]:
-    """The DiffAE step counts, read lazily from ``chatface_widgets.sampling`` (which imports torch)."""
+    """The DiffAE step counts, read lazily from ``chatface_widgets.diffusion.respacing`` (no torch)."""
     from chatface_widgets.diffusion.respacing import valid_step_counts
 
     return frozenset(valid_step_counts())

@@ -110,8 +110,9 @@ def to_eps(out: torch.Tensor, x_t: torch.Tensor, alpha_bar: float, prediction: s
 
 def add_noise(x0: torch.Tensor, eps: torch.Tensor, alpha_bar) -> torch.Tensor:
     """x_t = √ᾱ·x0 + √(1 − ᾱ)·ε (DDPM Eq. 4); ``alpha_bar`` a float or a tensor that broadcasts."""
-    alpha_bar = torch.as_tensor(alpha_bar, dtype=x0.dtype, device=x0.device)
-    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+    if isinstance(alpha_bar, torch.Tensor):
+        return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+    return math.sqrt(alpha_bar) * x0 + math.sqrt(1.0 - alpha_bar) * eps
 
 
 def v_target(x0: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:

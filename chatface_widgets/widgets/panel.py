@@ -211,7 +211,7 @@ class ChatFacePanel:
         self._render_log()
 
     def _step_options(self, steps: int) -> list[int]:
-        from ..sampling import valid_step_counts
+        from ..diffusion.respacing import valid_step_counts
 
         return sorted(set(valid_step_counts(50)) | {int(steps)})
 

@@ -84,7 +84,7 @@ class PanelState:
 
     def __init__(self, attributes: Iterable[str], active: Optional[Iterable[str]] = None, steps: int = 8,
                  sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
-        from ..sampling import check_steps
+        from ..diffusion.respacing import check_steps
 
         self.attributes = tuple(normalize_name(a) for a in attributes)
         steps = check_steps(steps)
@@ -181,7 +181,7 @@ class PanelState:
         """Set several strengths (and optionally steps/SMS) as ONE change: one history entry, one render."""
         clean = {self.resolve(k): quantize(v) for k, v in (edits or {}).items()}
         if steps is not None:
-            from ..sampling import check_steps
+            from ..diffusion.respacing import check_steps
 
             steps = check_steps(steps)
         with self._lock:
