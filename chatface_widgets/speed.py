@@ -188,7 +188,7 @@ class _Encode(nn.Module):
 
 
 class Accelerator:
-    """Callable raw prediction (x, t, z) → ε or v from a float32 DiffAE and SpeedOptions; ``.model`` stays as given unless share_weights."""
+    """Callable (x, t, z) → raw prediction (ε or v) of a float32 DiffAE with SpeedOptions; ``.model`` kept unless share_weights."""
 
     def __init__(self, model: nn.Module, device, options: SpeedOptions = SpeedOptions(), fallback: bool = False,
                  share_weights: bool = False):

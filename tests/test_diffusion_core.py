@@ -48,7 +48,8 @@ def test_sms_is_just_a_code_schedule():
     custom = lambda i, steps: z + ((i + 1) / steps) * (z_edit - z)  # noqa: E731
     assert torch.equal(samplers.decode(model, x_T, custom, schedule),
                        samplers.decode(model, x_T, conditioning.sms(z, z_edit), schedule))
-    assert torch.equal(samplers.decode(model, x_T, z, schedule), samplers.decode(model, x_T, conditioning.constant(z), schedule))
+    assert torch.equal(samplers.decode(model, x_T, z, schedule),
+                       samplers.decode(model, x_T, conditioning.constant(z), schedule))
 
 
 @pytest.mark.parametrize("prediction", ["eps", "v"])

@@ -83,7 +83,7 @@ def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar: float, clip: boo
 
 
 def eps_from_x0(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar: float) -> torch.Tensor:
-    """ε' = (√(1/ᾱ)·x_t − x̂0) / √(1/ᾱ − 1) (DDIM Eq. 9 solved for ε): the noise consistent with a clipped x̂0."""
+    """ε' = (√(1/ᾱ)·x_t − x̂0) / √(1/ᾱ − 1) (DDIM Eq. 9 for ε): the noise consistent with a clipped x̂0."""
     return (_coef(math.sqrt(1.0 / alpha_bar), x_t) * x_t - x0) / _coef(math.sqrt(1.0 / alpha_bar - 1.0), x_t)
 
 
@@ -116,5 +116,5 @@ def add_noise(x0: torch.Tensor, eps: torch.Tensor, alpha_bar) -> torch.Tensor:
 
 
 def v_target(x0: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """v = √ᾱ·ε − √(1 − ᾱ)·x0 (Salimans & Ho 2022, Sec. 4): the training target of a v-predicting UNet."""
+    """v = √ᾱ·ε − √(1 − ᾱ)·x0 (Salimans & Ho 2022, Sec. 4): training target of a v-predicting UNet."""
     return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
