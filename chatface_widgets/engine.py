@@ -20,8 +20,10 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from . import sampling
 from .contract import EditContract, StepPolicy
+from .diffusion import conditioning, samplers
+from .diffusion.respacing import check_steps
+from .diffusion.schedule import Schedule, make_schedule
 from .editing import AttributeRegistry
 from .models.diffae import DiffAE
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
@@ -66,7 +68,7 @@ class Engine:
         self.registry = registry
         self.info = info
         self.device = device
-        self.speed = safe_prepare(self.model, device, speed)  # ε for the samplers; "off" is the model itself
+        self.speed = safe_prepare(self.model, device, speed)  # raw prediction for the samplers; "off": the model itself
         self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
         self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
 
@@ -128,9 +130,7 @@ class Engine:
         else:
             image = center_square(original, self.image_size)
         x0 = to_tensor(image).to(self.device)
-        with self.compute():
-            z = self.speed.encode(x0)
-        return Face(self, original, image, x0, z, aligned)
+        return Face(self, original, image, x0, self.encode(x0), aligned)
 
     def sample_path(self, text: str) -> Path:
         """The file of a built-in sample photo named "sample", "sample:NAME" or "sample:INDEX"."""
@@ -139,9 +139,50 @@ class Engine:
         spec = self.spec or find("tiny")
         return spec.sample(str(text).partition(":")[2] or 0)
 
-    def call_model(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """ε_θ(x_t, t, z) for the samplers, through the prepared fast path (chatface_widgets.speed)."""
-        return self.speed(x, t, z)
+    # --- low-level diffusion calls: one network job each, under the engine lock ----------------
+    # ``fast=True`` runs the prepared speed path (chatface_widgets.speed, what renders use);
+    # ``fast=False`` the plain float32 network (what training pools and parity checks want).
+
+    def schedule(self, steps: int) -> Schedule:
+        """The DDIM schedule of this model for ``steps`` (validated; ValueError names the valid counts)."""
+        return make_schedule(check_steps(steps), self.model.config.prediction)
+
+    def _net(self, fast: bool):
+        return self.speed if fast else self.model
+
+    def encode(self, x0: torch.Tensor, fast: bool = True) -> torch.Tensor:
+        """z = Enc(x0) (DiffAE's semantic encoder, float32) for images (B, 3, H, W) in [-1, 1]."""
+        with self.compute(), torch.no_grad():
+            return self.speed.encode(x0) if fast else self.model.encode(x0)
+
+    def invert(self, x0: torch.Tensor, z: torch.Tensor, steps: int,
+               callback: Optional[Callable[[dict], Optional[bool]]] = None, fast: bool = True) -> torch.Tensor:
+        """x_T by ``steps``-step deterministic DDIM inversion of x0 conditioned on z (diffusion.samplers.invert)."""
+        schedule = self.schedule(steps)
+        with self.compute():
+            return samplers.invert(self._net(fast), x0, z, schedule, callback=callback)
+
+    def decode(self, x_T: torch.Tensor, codes, steps: int, callback: Optional[Callable[[dict], Optional[bool]]] = None,
+               fast: bool = True) -> torch.Tensor:
+        """x̂0 in [-1, 1] by ``steps``-step DDIM decoding of x_T; ``codes``: z or a conditioning schedule.
+
+        ``codes`` is a tensor (the same z at every step) or a schedule from
+        ``chatface_widgets.diffusion.conditioning`` such as ``sms(z, z_edit)``. The callback gets
+        ``{"i", "x", "denoised", "steps"}`` after each step; returning False stops early.
+        """
+        schedule = self.schedule(steps)
+        with self.compute():
+            return samplers.decode(self._net(fast), x_T, codes, schedule, callback=callback)
+
+    def decode_differentiable(self, x_T: torch.Tensor, codes, steps: int, checkpoint: bool = True) -> torch.Tensor:
+        """:meth:`decode` with gradients (plain float32 network, checkpointed steps): D(z_edit) for training.
+
+        Only the forward pass holds the engine lock; the backward pass (and its recomputation
+        of checkpointed steps) runs when the caller calls ``backward()``.
+        """
+        schedule = self.schedule(steps)
+        with self.compute():
+            return samplers.decode_differentiable(self.model, x_T, codes, schedule, checkpoint=checkpoint)
 
 
 def is_sample(photo) -> bool:
@@ -184,11 +225,10 @@ class Face:
 
     def noise(self, steps: int) -> torch.Tensor:
         """x_T by DDIM inversion with ``steps`` steps, computed once and cached."""
-        steps = sampling.check_steps(steps)
+        steps = check_steps(steps)
         with self._noise_lock:
             if steps not in self._noise:
-                with self.engine.compute():
-                    self._noise[steps] = sampling.encode_stochastic(self.engine.call_model, self.x0, self.z, steps)
+                self._noise[steps] = self.engine.invert(self.x0, self.z, steps)
             return self._noise[steps]
 
     def edit_code(self, edits: Optional[Mapping[str, float]] = None) -> torch.Tensor:
@@ -201,15 +241,11 @@ class Face:
     def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
                       callback: Optional[Callable[[dict], Optional[bool]]] = None) -> torch.Tensor:
         """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early."""
-        steps = sampling.check_steps(self.engine.info.default_steps if steps is None else steps)
+        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         x_T = self.noise(steps)
         z_edit = self.edit_code(edits)
-        with self.engine.compute():
-            if z_edit is self.z:
-                return sampling.decode(self.engine.call_model, x_T, self.z, steps, callback=callback)
-            if sms:
-                return sampling.decode(self.engine.call_model, x_T, self.z, steps, z_edit=z_edit, callback=callback)
-            return sampling.decode(self.engine.call_model, x_T, z_edit, steps, callback=callback)
+        codes = self.z if z_edit is self.z else _codes(self.z, z_edit, sms)
+        return self.engine.decode(x_T, codes, steps, callback=callback)
 
     def render(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
                callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False) -> Image.Image:
@@ -221,18 +257,20 @@ class Face:
 
     def render_many(self, edits_list: Sequence[Mapping[str, float]], steps: Optional[int] = None, sms: bool = True) -> list[Image.Image]:
         """Several edits of this face decoded as one batch (e.g. a strength strip)."""
-        steps = sampling.check_steps(self.engine.info.default_steps if steps is None else steps)
+        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         if not edits_list:
             return []
         x_T = self.noise(steps)
         z_edit = torch.cat([self.edit_code(e) for e in edits_list])
         n = z_edit.shape[0]
         x_T, z = x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
-        with self.engine.compute():
-            out = sampling.decode(self.engine.call_model, x_T, z, steps, z_edit=z_edit if sms else None) if sms else \
-                sampling.decode(self.engine.call_model, x_T, z_edit, steps)
-        return to_pil(out)
+        return to_pil(self.engine.decode(x_T, _codes(z, z_edit, sms), steps))
 
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
         """Invert and decode with no edit."""
         return self.render({}, steps=steps)
+
+
+def _codes(z: torch.Tensor, z_edit: torch.Tensor, sms: bool):
+    """The conditioning of an edit: SMS from z_edit to z (ChatFace Eq. 13), or z_edit at every step."""
+    return conditioning.sms(z, z_edit) if sms else conditioning.constant(z_edit)

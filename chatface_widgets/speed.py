@@ -1,7 +1,9 @@
-"""Faster ε_θ(x_t, t, z) for the samplers: small, named, switchable optimisations over a float32 DiffAE.
+"""A faster DiffAE forward for the samplers: small, named, switchable optimisations over a float32 DiffAE.
 
-    eps = prepare(model, "cpu", mode="auto")    # callable eps(x, t, z) -> float32 ε
-    eps.baseline(x, t, z)                       # the plain float32 eager model, untouched
+    net = prepare(model, "cpu", mode="auto")    # callable net(x, t, z) -> float32 raw prediction (ε or v)
+    net.baseline(x, t, z)                       # the plain float32 eager model, untouched
+
+Like the model, the wrapper returns the UNet's raw output; ``chatface_widgets.diffusion`` reads it.
 
 Each optimisation is one field of :class:`SpeedOptions`. ``mode`` picks a preset; keyword
 overrides switch single options on or off (``prepare(m, "cuda", "gpu-fast", compile=None)``).
@@ -117,8 +119,8 @@ class _BackendPrecision:
          torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = self._saved
 
 
-class _EpsForward(nn.Module):
-    """ε(x, t, z) of a (copied) UNet with the layout and autocast of the options; returns float32."""
+class _Forward(nn.Module):
+    """The raw prediction (x, t, z) of a (copied) UNet with the layout and autocast of the options; returns float32."""
 
     def __init__(self, unet: nn.Module, options: SpeedOptions, device_type: str):
         super().__init__()
@@ -135,8 +137,8 @@ class _EpsForward(nn.Module):
         if self.dtype is None:
             return self.unet(x, t, z).contiguous()
         with torch.autocast(self.device_type, dtype=self.dtype, cache_enabled=self.cache_casts):
-            eps = self.unet(x, t, z)
-        return eps.float().contiguous()
+            out = self.unet(x, t, z)
+        return out.float().contiguous()
 
 
 class _Graphed:
@@ -186,7 +188,7 @@ class _Encode(nn.Module):
 
 
 class Accelerator:
-    """Callable ε_θ(x, t, z) from a float32 DiffAE and SpeedOptions; ``.model`` stays as given unless share_weights."""
+    """Callable (x, t, z) → raw prediction (ε or v) of a float32 DiffAE with SpeedOptions; ``.model`` kept unless share_weights."""
 
     def __init__(self, model: nn.Module, device, options: SpeedOptions = SpeedOptions(), fallback: bool = False,
                  share_weights: bool = False):
@@ -201,7 +203,7 @@ class Accelerator:
         self._encode = self._build_encode()
 
     def _build(self) -> tuple[Callable, Optional[Callable]]:
-        """(fast ε, float32 ε for t > reduced_max_t or None); no options → the model itself."""
+        """(fast forward, float32 forward for t > reduced_max_t or None); no options → the model itself."""
         o = self.options
         if o == SpeedOptions():
             return self.model, None
@@ -210,14 +212,14 @@ class Accelerator:
         if o.channels_last:
             unet = unet.to(memory_format=torch.channels_last)
         self._unet = unet
-        fast = self._wrap(_EpsForward(unet, o, self.device.type).eval())
+        fast = self._wrap(_Forward(unet, o, self.device.type).eval())
         if not (o.autocast or o.implicit_bf16) or o.reduced_max_t is None:
             return fast, None
         exact = replace(o, autocast=None, implicit_bf16=False)
-        return fast, self._wrap(_EpsForward(unet, exact, self.device.type).eval())
+        return fast, self._wrap(_Forward(unet, exact, self.device.type).eval())
 
     def _wrap(self, fn: nn.Module) -> Callable:
-        """Add compilation or CUDA-graph replay around one ε module."""
+        """Add compilation or CUDA-graph replay around one forward module."""
         if self.options.compile is not None:
             return self._compiled(fn)
         if self.options.cuda_graph:
@@ -236,7 +238,7 @@ class Accelerator:
         return self.options.describe()
 
     def baseline(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The plain float32 eager ε with TF32 and implicit bf16 off (the reference for max_abs_diff)."""
+        """The plain float32 eager forward with TF32 and implicit bf16 off (the reference for max_abs_diff)."""
         with _BackendPrecision(implicit_bf16=False, tf32=False):
             return self.model(x, t, z)
 
@@ -249,7 +251,7 @@ class Accelerator:
         if self._fast is self.model:
             return self.model(x, t, z)
         try:
-            return self._fast_eps(x, t, z)
+            return self._fast_forward(x, t, z)
         except Exception as err:  # noqa: BLE001 - any failure of an optional path falls back when allowed
             if not self.fallback:
                 raise
@@ -257,8 +259,8 @@ class Accelerator:
             self._fast, self._fp32, self._encode = self.model, None, None
             return self.model(x, t, z)
 
-    def _fast_eps(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """ε through the wrappers; float32 for t > reduced_max_t."""
+    def _fast_forward(self, x: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The raw prediction through the wrappers; float32 for t > reduced_max_t."""
         o = self.options
         graphs_in_compile = o.compile in ("max-autotune", "reduce-overhead") and self.device.type == "cuda"
         reduced = self._fp32 is None or self._late_decoding_step(int(t.max()))
@@ -267,8 +269,8 @@ class Accelerator:
         with torch.no_grad(), flags:
             if graphs_in_compile:
                 torch.compiler.cudagraph_mark_step_begin()
-            eps = (self._fast if reduced else self._fp32)(x, t, z)
-        return eps.clone() if graphs_in_compile else eps  # inductor's graph outputs are reused by the next call
+            out = (self._fast if reduced else self._fp32)(x, t, z)
+        return out.clone() if graphs_in_compile else out  # inductor's graph outputs are reused by the next call
 
     def _late_decoding_step(self, t: int) -> bool:
         """t ≤ reduced_max_t inside a decoding chain: t fell by the same stride over the last two calls."""
@@ -295,7 +297,7 @@ class Accelerator:
 
 
 def prepare(model: nn.Module, device="cpu", mode: str = "auto", **overrides) -> Accelerator:
-    """Wrap ``model`` as a callable eps(x, t, z) with the options of ``mode`` (and overrides)."""
+    """Wrap ``model`` as a callable net(x, t, z) -> raw prediction with the options of ``mode`` (and overrides)."""
     return Accelerator(model, device, resolve_options(device, mode, **overrides))
 
 

@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from chatface_widgets import bench, speed
+from chatface_widgets.diffusion.schedule import make_schedule
 from chatface_widgets.testing.tiny import tiny_engine, tiny_model
+
+SCHEDULE = make_schedule(8)  # the tiny model predicts ε
 
 KEYS = {"arch", "device", "steps", "batch", "ms_render", "ms_baseline", "speedup", "max_abs_diff", "peak_mem_mb"}
 
@@ -41,8 +44,8 @@ def test_fast_render_matches_float32_within_tolerance():
     inputs = _inputs(model, batch=3)
     fast = speed.prepare(model, "cpu", "auto")
     for _ in range(2):  # the second render follows a finished chain: the decode detection must hold
-        out = bench.render_job(fast, inputs, 8)()
-        ref = bench.render_job(model, inputs, 8)()
+        out = bench.render_job(fast, inputs, SCHEDULE)()
+        ref = bench.render_job(model, inputs, SCHEDULE)()
         assert (out - ref).abs().max() <= 1e-2
 
 
@@ -53,11 +56,11 @@ def test_reduced_precision_only_on_late_decoding_steps():
     accel._fast = lambda x, t, z: seen.append(("bf16", int(t[0]))) or model(x, t, z)
     accel._fp32 = lambda x, t, z: seen.append(("fp32", int(t[0]))) or model(x, t, z)
     inputs = _inputs(model)
-    bench.open_job(accel, accel.encode, inputs, 8)()
-    bench.open_job(accel, accel.encode, inputs, 8)()  # a second photo: inversion after inversion
+    bench.open_job(accel, accel.encode, inputs, SCHEDULE)()
+    bench.open_job(accel, accel.encode, inputs, SCHEDULE)()  # a second photo: inversion after inversion
     assert {kind for kind, _ in seen} == {"fp32"}
     seen.clear()
-    bench.render_job(accel, inputs, 8)()
+    bench.render_job(accel, inputs, SCHEDULE)()
     assert [t for kind, t in seen if kind == "bf16"] == [250, 125, 0]
 
 
@@ -79,7 +82,7 @@ def test_off_is_bit_identical_to_the_model():
     inputs = _inputs(model, batch=2)
     accel = speed.prepare(model, "cpu", mode="off")
     assert accel.options == speed.SpeedOptions()
-    assert torch.equal(bench.render_job(accel, inputs, 8)(), bench.render_job(model, inputs, 8)())
+    assert torch.equal(bench.render_job(accel, inputs, SCHEDULE)(), bench.render_job(model, inputs, SCHEDULE)())
     assert torch.equal(accel.encode(inputs["x0"]), model.encode(inputs["x0"]))
 
 
@@ -90,8 +93,8 @@ def test_engine_speed_dispatch():
     x = torch.randn(1, 3, 32, 32)
     t = torch.full((1,), 500, dtype=torch.int64)
     z = torch.randn(1, plain.model.config.z_channels)
-    assert torch.equal(plain.call_model(x, t, z), plain.model(x, t, z))
-    assert (fast.call_model(x, t, z) - plain.call_model(x, t, z)).abs().max() < 1e-4
+    assert torch.equal(plain.speed(x, t, z), plain.model(x, t, z))
+    assert (fast.speed(x, t, z) - plain.speed(x, t, z)).abs().max() < 1e-4
 
 
 def test_unknown_modes_and_options_are_rejected():
@@ -116,7 +119,7 @@ def test_random_weights_are_not_trivial():
     assert all(torch.equal(w, torch.ones_like(w)) for w in norms)
     assert model.out[2].weight.abs().min() > 0  # the zero-initialised output conv gets values too
     inputs = _inputs(model)
-    assert bench.render_job(model, inputs, 8)().std() > 0.05
+    assert bench.render_job(model, inputs, SCHEDULE)().std() > 0.05
 
 
 def test_engine_load_speed_modes_agree(tmp_path):

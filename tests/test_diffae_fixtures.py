@@ -9,7 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from chatface_widgets import sampling
+from chatface_widgets.diffusion import samplers
+from chatface_widgets.diffusion.ddim import ddim_step
+from chatface_widgets.diffusion.respacing import base_betas, ddim_timesteps
+from chatface_widgets.diffusion.schedule import make_schedule
 from chatface_widgets.models.diffae import (AttentionBlock, DiffAE, DiffAEConfig, ResBlock, diffae_from_state_dict,
                                             load_diffae, timestep_embedding)
 
@@ -51,18 +54,18 @@ def test_tiny_encoder_and_unet(tiny):
 
 def test_respaced_schedule_matches_reference(tiny):
     _, g = tiny
-    sched = sampling.make_schedule(8)
-    assert sampling.ddim_timesteps(8) == g["ddim8.timestep_map"].tolist()
+    sched = make_schedule(8)
+    assert ddim_timesteps(8) == g["ddim8.timestep_map"].tolist()
     for name in ("alphas_cumprod", "alphas_cumprod_prev", "alphas_cumprod_next", "betas"):
         np.testing.assert_allclose(getattr(sched, name), g[f"ddim8.{name}"].numpy(), rtol=0, atol=1e-15)
-    np.testing.assert_allclose(sampling.base_betas(), g["base1000.betas"].numpy(), rtol=0, atol=1e-15)
-    np.testing.assert_allclose(np.cumprod(1 - sampling.base_betas()), g["base1000.alphas_cumprod"].numpy(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(base_betas(), g["base1000.betas"].numpy(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(np.cumprod(1 - base_betas()), g["base1000.alphas_cumprod"].numpy(), rtol=0, atol=1e-15)
 
 
 def test_tiny_ddim8_encode_chain(tiny):
     model, g = tiny
     states = []
-    x_T = sampling.encode_stochastic(model, g["input.x0"], g["encoder.z_sem"], 8, callback=lambda info: states.append(info))
+    x_T = samplers.invert(model, g["input.x0"], g["encoder.z_sem"], make_schedule(8), callback=lambda info: states.append(info))
     assert maxdiff(x_T, g["ddim8.encode.xT"]) < 3e-3
     assert [s["i"] for s in states] == list(range(8))
 
@@ -70,7 +73,8 @@ def test_tiny_ddim8_encode_chain(tiny):
 def test_tiny_ddim8_decode_chain_from_stored_xT(tiny):
     model, g = tiny
     seen = []
-    x0 = sampling.decode(model, g["ddim8.encode.xT"], g["encoder.z_sem"], 8, callback=lambda info: seen.append(info["denoised"]))
+    x0 = samplers.decode(model, g["ddim8.encode.xT"], g["encoder.z_sem"], make_schedule(8),
+                         callback=lambda info: seen.append(info["denoised"]))
     diff = (x0 - g["ddim8.decode.x0_hat"]).abs()
     assert diff.max().item() < 1e-2 and diff.mean().item() < 2e-4
     assert x0.abs().max().item() <= 1.0
@@ -81,16 +85,13 @@ def test_tiny_ddim8_decode_chain_from_stored_xT(tiny):
 def test_tiny_single_ddim_steps_teacher_forced(tiny):
     """Each decode step fed the reference's state reproduces the reference's next state."""
     model, g = tiny
-    sched = sampling.make_schedule(8)
+    sched = make_schedule(8)
     states = g["ddim8.decode.sample_t"]  # after each step, respaced index 7…0
     x = g["ddim8.encode.xT"]
     z = g["encoder.z_sem"]
     with torch.no_grad():
         for k, i in enumerate(reversed(range(8))):
-            t = torch.full((2,), int(sched.timesteps[i]), dtype=torch.int64)
-            eps = model(x, t, z)
-            x0 = sampling.predict_x0(x, eps, sched.alphas_cumprod[i])
-            nxt = sampling.ddim_move(x0, sampling.eps_from_x0(x, x0, sched.alphas_cumprod[i]), sched.alphas_cumprod_prev[i])
+            nxt, x0 = ddim_step(model, x, z, sched, i)
             assert maxdiff(nxt, states[k]) < 5e-4
             assert maxdiff(x0, g["ddim8.decode.pred_xstart_t"][k]) < 5e-3
             x = states[k]
@@ -147,8 +148,8 @@ def test_full_size_ffhq256_with_generated_weights(diffae_fixtures):
         assert maxdiff(z, g["encoder.z_sem"]) < 1e-4
         eps = model(g["unet.t500.x_t"], torch.tensor([500]), g["encoder.z_sem"])
         assert maxdiff(eps, g["unet.t500.eps"]) < 1e-3
-    x_T = sampling.encode_stochastic(model, g["input.x0"], g["encoder.z_sem"], 8)
+    x_T = samplers.invert(model, g["input.x0"], g["encoder.z_sem"], make_schedule(8))
     assert maxdiff(x_T, g["ddim8.encode.xT"]) < 3e-3
-    x0 = sampling.decode(model, g["ddim8.encode.xT"], g["encoder.z_sem"], 8)
+    x0 = samplers.decode(model, g["ddim8.encode.xT"], g["encoder.z_sem"], make_schedule(8))
     diff = (x0 - g["ddim8.decode.x0_hat"]).abs()
     assert diff.max().item() < 1e-2 and diff.mean().item() < 2e-4

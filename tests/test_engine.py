@@ -11,7 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from chatface_widgets import sampling
+from chatface_widgets.diffusion import conditioning, samplers
+from chatface_widgets.diffusion.respacing import check_steps, ddim_timesteps, valid_step_counts
+from chatface_widgets.diffusion.schedule import make_schedule
 from chatface_widgets.editing import UnknownAttributeError
 from chatface_widgets.engine import Engine
 from chatface_widgets.photo import PhotoError, load_photo
@@ -34,19 +36,20 @@ def pixels(img: Image.Image) -> np.ndarray:
 
 
 def test_respacing_and_invalid_step_counts():
-    assert sampling.ddim_timesteps(8) == [0, 125, 250, 375, 500, 625, 750, 875]
-    assert sampling.ddim_timesteps(20)[:3] == [0, 50, 100]
-    assert len(sampling.valid_step_counts()) == 62
+    assert ddim_timesteps(8) == [0, 125, 250, 375, 500, 625, 750, 875]
+    assert ddim_timesteps(20)[:3] == [0, 50, 100]
+    assert len(valid_step_counts()) == 62
     with pytest.raises(ValueError, match="36 or 38"):
-        sampling.ddim_timesteps(37)
+        ddim_timesteps(37)
     for bad in (1, 0, -5, 1001, 2.5, "8", True):
         with pytest.raises(ValueError):
-            sampling.check_steps(bad)
+            check_steps(bad)
 
 
 def test_sms_code_goes_from_z_edit_to_near_z():
     z, z_edit = torch.zeros(1, 4), torch.ones(1, 4)
-    codes = [sampling.sms_code(z, z_edit, remaining, 8)[0, 0].item() for remaining in range(8, 0, -1)]
+    schedule = conditioning.sms(z, z_edit)
+    codes = [schedule(i, 8)[0, 0].item() for i in range(7, -1, -1)]  # decoding order: i = T−1 … 0
     assert codes[0] == 1.0 and codes[-1] == pytest.approx(1 / 8)
     assert codes == sorted(codes, reverse=True)
 
@@ -59,7 +62,7 @@ def test_sms_decode_sees_z_edit_first_and_z_last():
         seen.append((int(t[0]), cond[0, 0].item()))
         return torch.zeros_like(x)
 
-    sampling.decode(model, torch.zeros(1, 3, 4, 4), torch.zeros(1, 2), 8, z_edit=torch.ones(1, 2))
+    samplers.decode(model, torch.zeros(1, 3, 4, 4), conditioning.sms(torch.zeros(1, 2), torch.ones(1, 2)), make_schedule(8))
     assert seen[0] == (875, 1.0)
     assert seen[-1][0] == 0 and seen[-1][1] == pytest.approx(0.125)
 
@@ -68,17 +71,19 @@ def test_decode_with_z_edit_equal_z_is_plain_decoding():
     model = tiny_model(1)
     z = torch.randn(1, model.config.z_channels)
     x_T = torch.randn(1, 3, 32, 32)
-    assert torch.equal(sampling.decode(model, x_T, z, 8), sampling.decode(model, x_T, z, 8, z_edit=z.clone()))
+    schedule = make_schedule(8)
+    assert torch.equal(samplers.decode(model, x_T, z, schedule),
+                       samplers.decode(model, x_T, conditioning.sms(z, z.clone()), schedule))
 
 
 def test_callback_sees_every_step_and_can_stop():
     model = tiny_model(1)
     z, x_T = torch.randn(1, model.config.z_channels), torch.randn(1, 3, 32, 32)
-    steps = []
-    sampling.decode(model, x_T, z, 8, callback=lambda info: steps.append(info["i"]))
+    steps, schedule = [], make_schedule(8)
+    samplers.decode(model, x_T, z, schedule, callback=lambda info: steps.append(info["i"]))
     assert steps == list(range(8))
     stopped = []
-    out = sampling.decode(model, x_T, z, 8, callback=lambda info: stopped.append(info["i"]) or info["i"] < 2)
+    out = samplers.decode(model, x_T, z, schedule, callback=lambda info: stopped.append(info["i"]) or info["i"] < 2)
     assert stopped == [0, 1, 2] and out.shape == x_T.shape
 
 

@@ -51,13 +51,17 @@ def expected(panel, edits, **kwargs):
 
 def slow_down(engine, seconds):
     """Make every network call of ``engine`` take at least ``seconds`` (for cancellation tests)."""
-    fast = type(engine).call_model.__get__(engine)
+    fast = engine.speed
 
-    def call_model(x, t, z):
-        time.sleep(seconds)
-        return fast(x, t, z)
+    class Slow:
+        def __call__(self, x, t, z):
+            time.sleep(seconds)
+            return fast(x, t, z)
 
-    engine.call_model = call_model
+        def __getattr__(self, name):
+            return getattr(fast, name)
+
+    engine.speed = Slow()
 
 
 def classes(widget):

@@ -1,4 +1,4 @@
-"""v-predicting DiffAEs (the built-in model): the samplers still get ε, and the trainer's target is consistent."""
+"""v-predicting DiffAEs (the built-in model): the network returns v, the schedule reads it as ε, the trainer's target agrees."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from chatface_widgets import sampling
-from chatface_widgets.models.diffae import DiffAEConfig, load_diffae, save_diffae, v_target, v_to_eps
+from chatface_widgets.diffusion.schedule import eps_from_v, make_schedule, predict_x0, v_target
+from chatface_widgets.models.diffae import DiffAEConfig, load_diffae, save_diffae
 from chatface_widgets.testing.tiny import TINY_CONFIG, tiny_model
 from chatface_widgets.train.diffae_trainer import TrainSettings, alpha_bar_table, train
 
@@ -23,17 +23,18 @@ def _inputs(batch=3, seed=0):
     return x, z
 
 
-def test_forward_returns_eps_and_x0_follows_v():
+def test_forward_returns_v_and_the_schedule_reads_it_as_eps():
     model = tiny_model(config=V_CONFIG)
     x_t, z = _inputs()
     t = torch.tensor([0, 500, 950])
     ab = alpha_bar_table()[t].float()[:, None, None, None]
     with torch.no_grad():
-        v, eps = model.predict(x_t, t, z), model(x_t, t, z)
+        v = model(x_t, t, z)
+    eps = torch.cat([eps_from_v(v[i:i + 1], x_t[i:i + 1], float(alpha_bar_table()[t[i]])) for i in range(3)])
     torch.testing.assert_close(eps, ab.sqrt() * v + (1 - ab).sqrt() * x_t, rtol=1e-5, atol=1e-5)
     # the sampler's x̂0 from that ε is √ā·x_t − √(1−ā)·v, the v-parametrisation's own x̂0
     for i in range(3):
-        x0 = sampling.predict_x0(x_t[i:i + 1], eps[i:i + 1], float(ab[i]), clip=False)
+        x0 = predict_x0(x_t[i:i + 1], eps[i:i + 1], float(ab[i]), clip=False)
         expect = ab[i].sqrt() * x_t[i:i + 1] - (1 - ab[i]).sqrt() * v[i:i + 1]
         torch.testing.assert_close(x0, expect, rtol=1e-4, atol=1e-4)
 
@@ -43,9 +44,9 @@ def test_v_loss_is_eps_loss_weighted_by_one_plus_inverse_snr():
     noise, guess = _inputs(seed=2)[0], _inputs(seed=3)[0]
     ab = alpha_bar_table()[torch.tensor([50, 500, 900])].float()[:, None, None, None]
     x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-    coefs = torch.cat([ab.sqrt(), (1 - ab).sqrt()], 1).view(-1, 2)
     v_err = (guess - v_target(x0, noise, ab)).pow(2).mean(dim=(1, 2, 3))
-    eps_err = (v_to_eps(guess, x_t, coefs) - noise).pow(2).mean(dim=(1, 2, 3))
+    eps = torch.cat([eps_from_v(guess[i:i + 1], x_t[i:i + 1], float(ab[i])) for i in range(3)])
+    eps_err = (eps - noise).pow(2).mean(dim=(1, 2, 3))
     snr = (ab / (1 - ab)).view(-1)
     torch.testing.assert_close(v_err, eps_err * (1 + 1 / snr), rtol=1e-3, atol=0)
 
@@ -56,7 +57,7 @@ def test_config_round_trips_and_rejects_unknown_prediction(tmp_path):
     assert json.loads(path.with_suffix(".json").read_text())["config"]["prediction"] == "v"
     loaded = load_diffae(path)
     assert loaded.config.prediction == "v"
-    assert "v_coefs" not in loaded.state_dict()  # the schedule is not stored with the weights
+    assert not any("v_coefs" in k for k, _ in loaded.named_buffers())  # the network knows no schedule
     x_t, z = _inputs()
     t = torch.tensor([10, 400, 875])
     with torch.no_grad():
@@ -65,12 +66,13 @@ def test_config_round_trips_and_rejects_unknown_prediction(tmp_path):
         DiffAEConfig(prediction="x0")
 
 
-def test_bf16_autocast_still_returns_float32_eps():
+def test_bf16_autocast_still_gives_the_sampler_float32_eps():
     model = tiny_model(config=V_CONFIG)
     x_t, z = _inputs()
-    t = torch.tensor([0, 125, 250])
+    schedule = make_schedule(8, "v")
+    t = torch.full((3,), int(schedule.timesteps[2]))
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        eps = model(x_t, t, z)
+        eps = schedule.to_eps(model(x_t, t, z), x_t, 2)
     assert eps.dtype == torch.float32
 
 

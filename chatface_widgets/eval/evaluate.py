@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .. import sampling
+from ..diffusion.respacing import check_steps
 from ..engine import Engine, Face
 from ..photo import to_tensor
 from ..toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
@@ -292,7 +292,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
     """
     started = time.time()
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = sampling.check_steps(engine.info.default_steps if steps is None else steps)
+    steps = check_steps(engine.info.default_steps if steps is None else steps)
     pairs = attribute_pairs(engine, attributes)
     names = [n for n, _ in pairs]
     keys = dict(pairs)
@@ -359,8 +359,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
 
 def _decode(engine: Engine, x_T: torch.Tensor, z: torch.Tensor, steps: int) -> torch.Tensor:
     """Plain DDIM decode (no SMS) under the engine lock."""
-    with engine.compute():
-        return sampling.decode(engine.call_model, x_T, z, steps)
+    return engine.decode(x_T, z, steps)
 
 
 def reconstruction_report(engine: Engine, faces: int = 20, seed: int = 0, oracle: Optional[Oracle] = None,
@@ -371,7 +370,7 @@ def reconstruction_report(engine: Engine, faces: int = 20, seed: int = 0, oracle
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
     opened = opened if opened is not None else open_faces(engine, faces, seed)
     default = engine.info.default_steps
-    grid = sorted({sampling.check_steps(t) for t in steps_list} | {default})
+    grid = sorted({check_steps(t) for t in steps_list} | {default})
     psnrs = {t: [M.psnr(_as_array(op.face.image), _as_array(op.face.render({}, steps=t))) for op in opened] for t in grid}
     gen = torch.Generator().manual_seed(seed)
     shape = (len(opened), 3, engine.image_size, engine.image_size)
@@ -398,8 +397,7 @@ def class_means(engine: Engine, attribute: str, per_class: int = 200, first_seed
         params = [sample_params(s) for s in range(seed, seed + batch)]
         seed += batch
         x = torch.cat([to_tensor(render_face(p, engine.image_size).image) for p in params]).to(engine.device)
-        with engine.compute():
-            z = engine.model.encode(x)
+        z = engine.encode(x, fast=False)
         labels = torch.tensor([attribute_labels(p)[attribute] for p in params], device=z.device)
         for cls, sel in ((0, labels), (1, ~labels)):
             sums[cls] = sums[cls] + z[sel].sum(0)
@@ -416,7 +414,7 @@ def class_mean_direction(engine: Engine, oracle: Optional[Oracle] = None, attrib
     from ..photo import to_pil
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = sampling.check_steps(engine.info.default_steps if steps is None else steps)
+    steps = check_steps(engine.info.default_steps if steps is None else steps)
     opened = opened if opened is not None else open_faces(engine, faces, seed)
     with_z, without_z, seen = class_means(engine, attribute, per_class)
     targets = [op for op in opened if not attribute_labels(op.params)[attribute]]

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .. import sampling
+from ..diffusion.respacing import check_steps
 from ..engine import Engine
 from ..photo import to_pil
 from . import metrics as M
@@ -69,7 +69,7 @@ def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int =
         raise FileNotFoundError(f"no directions.safetensors in {folder}; "
                                 "make them with: python -m chatface_widgets.train.directions")
     vectors = stored[0]
-    steps = sampling.check_steps(engine.info.default_steps)
+    steps = check_steps(engine.info.default_steps)
     opened = open_faces(engine, faces, seed)
     z = torch.cat([op.face.z for op in opened])
     x_T = torch.cat([op.face.noise(steps) for op in opened])

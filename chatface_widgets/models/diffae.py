@@ -23,12 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion.respacing import alpha_bar_full
-
 # ---------------------------------------------------------------------------------------------
 # Configuration
 
-PREDICTIONS = ("eps", "v")
+PREDICTIONS = ("eps", "v")  # what the UNet's last layer outputs; the diffusion schedule reads both
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,8 @@ class DiffAEConfig:
     image_size: int = 256  # resolution the model was trained at (informational)
     default_steps: int = 20  # step count a model suggests for rendering (our own field)
     # What the UNet's last layer predicts: "eps" (official DiffAE) or "v" = √ā·ε − √(1−ā)·x0
-    # (Salimans & Ho 2022), which forward() turns into ε. Our own field; the built-in model uses "v".
+    # (Salimans & Ho 2022), which the sampler's schedule turns into ε (chatface_widgets.diffusion.schedule).
+    # Our own field; the built-in model uses "v".
     prediction: str = "eps"
 
     def __post_init__(self):
@@ -259,9 +258,6 @@ class DiffAE(nn.Module):
         self.output_blocks = nn.ModuleList(blocks)
         self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, cfg.out_channels, 3, padding=1))
         self.encoder = SemanticEncoder(cfg)
-        if cfg.prediction == "v":  # (√ā_t, √(1−ā_t)) per original timestep; not part of the state dict
-            ab = torch.from_numpy(alpha_bar_full())
-            self.register_buffer("v_coefs", torch.stack([ab.sqrt(), (1 - ab).sqrt()], 1).float(), persistent=False)
 
     def encode(self, x0: torch.Tensor) -> torch.Tensor:
         """z_sem = Enc(x0) (DiffAE Eq. 1 input); the encoder runs in float32 as the reference does."""
@@ -269,14 +265,10 @@ class DiffAE(nn.Module):
             return self.encoder(x0.float())
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """ε_θ(x_t, t, z): the predicted noise (DiffAE Eq. 2's network), whatever the UNet predicts."""
-        out = self.predict(x_t, t, z)
-        if self.config.prediction == "eps":
-            return out
-        return v_to_eps(out, x_t, self.v_coefs[t])
+        """The UNet's raw output for (x_t, t, z): ε or v, as ``config.prediction`` says (DiffAE Eq. 2's network).
 
-    def predict(self, x_t: torch.Tensor, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The UNet's own output: ε or v, as ``config.prediction`` says (the training target)."""
+        The network knows no schedule; ``chatface_widgets.diffusion.schedule`` reads the output.
+        """
         emb = self.time_embed(timestep_embedding(t, self.config.model_channels))
         levels = self.config.num_levels
         per_level = self.config.num_res_blocks + 1
@@ -289,18 +281,6 @@ class DiffAE(nn.Module):
         for k, block in enumerate(self.output_blocks):
             h = block(torch.cat([h, skips[levels - 1 - k // per_level].pop()], dim=1), emb, z)
         return self.out(h)
-
-
-def v_to_eps(v: torch.Tensor, x_t: torch.Tensor, coefs: torch.Tensor) -> torch.Tensor:
-    """ε = √ā·v + √(1−ā)·x_t (Salimans & Ho 2022, v-parametrisation), computed in float32."""
-    sqrt_ab, sqrt_1m = (c.float().view(-1, 1, 1, 1) for c in coefs.unbind(1))
-    with torch.autocast(device_type=x_t.device.type, enabled=False):
-        return sqrt_ab * v.float() + sqrt_1m * x_t.float()
-
-
-def v_target(x0: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """v = √ā·ε − √(1−ā)·x0: the training target of a v-predicting UNet (``alpha_bar`` broadcasts)."""
-    return alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
 
 
 # ---------------------------------------------------------------------------------------------

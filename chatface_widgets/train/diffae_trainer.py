@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae, v_target
 from ..diffusion.respacing import alpha_bar_full, ddim_timesteps
+from ..diffusion.schedule import add_noise, v_target
+from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae
 
 TOY_CONFIG = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,
@@ -110,9 +111,9 @@ def diffusion_loss(model: DiffAE, x0: torch.Tensor, settings: TrainSettings, gri
     noise = torch.randn(x0_rep.shape, generator=generator).to(x0.device)  # drawn on the CPU: same stream anywhere
     ab = alpha_bar[t].float()[:, None, None, None].to(x0.device)
     t = t.to(x0.device)
-    x_t = ab.sqrt() * x0_rep + (1 - ab).sqrt() * noise
+    x_t = add_noise(x0_rep, noise, ab)
     with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=settings.bf16):
-        out = model.predict(x_t, t, z_rep)
+        out = model(x_t, t, z_rep)
     pixel = 1.0 if weights is None else weights.repeat_interleave(k, dim=0).to(x0.device)
     if model.config.prediction == "v":
         return ((out.float() - v_target(x0_rep, noise, ab)).pow(2) * pixel).mean()

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .. import sampling
+from ..diffusion import conditioning
 from ..editing import normalize_name
 from ..models.mapper import MLPMapper, save_mapper
 from .losses import LossWeights, mapper_loss, text_direction, unit
@@ -78,9 +78,9 @@ def encode_pool(engine, images: torch.Tensor, judges, steps: int = DECODE_STEPS,
     parts = []
     for i in tqdm(range(0, images.shape[0], chunk), desc="encoding faces", disable=not progress):
         x0 = images[i:i + chunk].to(engine.device)
-        z = engine.model.encode(x0)
-        x_T = sampling.encode_stochastic(engine.model, x0, z, steps)
-        x_rec = sampling.decode(engine.model, x_T, z, steps)
+        z = engine.encode(x0, fast=False)
+        x_T = engine.invert(x0, z, steps, fast=False)
+        x_rec = engine.decode(x_T, z, steps, fast=False)
         parts.append((x0, z, x_T, x_rec, clip.encode_image(x_rec), ident.embed(x_rec)))
     return FacePool(*(torch.cat(p) for p in zip(*parts)))
 
@@ -218,7 +218,7 @@ def _context_references(engine, b: FacePool, context: EditContext, generator, st
     x_ref, clip_ref, id_ref = b.x0, b.clip_rec, b.id_rec
     if bool(used.any()):
         with torch.no_grad():
-            x_c = sampling.decode(engine.model, b.x_T[used], b.z[used], steps, z_edit=b.z[used] + offset[used])
+            x_c = engine.decode(b.x_T[used], conditioning.sms(b.z[used], b.z[used] + offset[used]), steps, fast=False)
             x_ref, clip_ref, id_ref = x_ref.clone(), clip_ref.clone(), id_ref.clone()
             x_ref[used], clip_ref[used], id_ref[used] = x_c.to(x_ref.dtype), clip.encode_image(x_c), ident.embed(x_c)
     return b.z + offset, x_ref, clip_ref, id_ref
@@ -349,8 +349,8 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
             z_base, x_ref, clip_ref, id_ref = _context_references(engine, b, context, sampler, steps, (clip, ident))
         delta = train_strength * mapper(b.z)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            x_edit = sampling.decode_differentiable(engine.model, b.x_T, b.z, steps, z_edit=z_base + delta,
-                                                    checkpoint=grad_checkpoint)
+            x_edit = engine.decode_differentiable(b.x_T, conditioning.sms(b.z, z_base + delta), steps,
+                                                  checkpoint=grad_checkpoint)
         x_edit = x_edit.float()
         loss, parts = mapper_loss(x_ref, x_edit, delta, id_ref, ident.embed(x_edit), clip_ref,
                                   clip.encode_image(x_edit), text_dir, weights, text_target, text_source)
