@@ -241,14 +241,14 @@ def _add_classifier_directions(registry, model_name: str, classifier: str) -> No
     registry.add_directions(load_latent_classifier(path).directions())
 
 
-def tiny_network(seed: int = 0) -> DiffAE:
-    """The tiny model: small random weights everywhere (no zero convs, so z changes the output)."""
+def tiny_network(seed: int = 0, config: Optional[DiffAEConfig] = None) -> DiffAE:
+    """The tiny model (or another small ``config``): small random weights everywhere, so z changes the output."""
     import torch
 
     from .models.diffae import build_diffae
 
     gen = torch.Generator().manual_seed(seed)
-    model = build_diffae(configs.TINY)
+    model = build_diffae(config or configs.TINY)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * (0.2 if p.ndim > 1 else 0.02))

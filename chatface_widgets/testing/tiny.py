@@ -11,9 +11,9 @@ from ..engine import Engine, ModelInfo
 from ..models.configs import TINY as TINY_CONFIG  # noqa: F401  (tests import it from here)
 
 
-def tiny_model(seed: int = 0):
-    """The catalogue's tiny model (random weights from ``seed``)."""
-    return tiny_network(seed)
+def tiny_model(seed: int = 0, config=None):
+    """The catalogue's tiny model (random weights from ``seed``; another small ``config`` if given)."""
+    return tiny_network(seed, config)
 
 
 def tiny_engine(seed: int = 0, attributes=TINY_ATTRIBUTES, device: str = "cpu") -> Engine:
