@@ -99,7 +99,11 @@ class GroupNorm32(nn.GroupNorm):
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding [cos(t·f_k), sin(t·f_k)], f_k = exp(−ln(10⁴)·k/(dim/2)) (cos first)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    # The exponent in float32 as the reference forms it, then a correctly rounded exp (float64, cast back):
+    # float32 exp differs by an ulp between CPU kernels, which moves sin(999·f_k) by up to 3e-5.
+    exponent = -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+    wide = torch.float32 if t.device.type == "mps" else torch.float64  # MPS has no float64
+    freqs = torch.exp(exponent.to(wide)).float()
     args = t[:, None].float() * freqs[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
