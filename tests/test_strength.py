@@ -17,12 +17,12 @@ def table():
     engine = tiny_engine()
     oracle = Oracle(OracleConfig(image_size=48, stem=4, widths=(8, 8, 8), hidden=16, squeeze=4)).eval()
     judges = tiny_random_judges(image_size=engine.image_size)
-    return strength_table(engine, [0.0, 2.0], faces=3, seed=0, judges=judges, oracle=oracle,
+    return strength_table(engine, [0.0, 1.0], faces=3, seed=0, judges=judges, oracle=oracle,
                           attributes=["smile", "eyeglasses"])
 
 
 def test_rows_per_strength_and_attribute(table):
-    assert list(table["table"]) == ["0.0", "2.0"] and table["sms"] is True and table["faces"] == 3
+    assert list(table["table"]) == ["0.0", "1.0"] and table["sms"] is True and table["faces"] == 3
     for row in table["table"].values():
         assert list(row) == ["smile", "eyeglasses"]
         for v in row.values():

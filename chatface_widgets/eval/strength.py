@@ -1,6 +1,6 @@
 """Hit rate and identity per edit strength, and how far class-mean directions can move the decoder.
 
-    python -m chatface_widgets.eval.strength --faces 20 --seed 0 --strengths 1 1.5 2
+    python -m chatface_widgets.eval.strength --faces 20 --seed 0 --strengths 0.5 0.75 1
     python -m chatface_widgets.eval.strength --class-mean --multiples 1 2 3
 
 The first reads each mapper at several strengths (SMS, the model's default T) with the oracle and
@@ -92,7 +92,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--model", default="toy")
     p.add_argument("--faces", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strengths", type=float, nargs="+", default=[1.0, 1.5, 2.0])
+    p.add_argument("--strengths", type=float, nargs="+", default=[0.5, 0.75, 1.0],
+                   help="edit strengths within the edit contract's range [-1, 1]")
     p.add_argument("--class-mean", action="store_true", help="measure class-mean directions instead of mappers")
     p.add_argument("--multiples", type=float, nargs="+", default=[1.0, 2.0, 3.0])
     p.add_argument("--threads", type=int)
