@@ -332,3 +332,37 @@ def test_slider_always_shows_the_state_value(make_panel, value):
     panel.sliders["smile"].value = value
     assert panel.wait_idle(WAIT)
     assert panel.sliders["smile"].value == panel.state.snapshot().strengths["smile"]
+
+
+def test_a_photo_with_two_faces_offers_a_face_menu(tmp_path):
+    pytest.importorskip("dlib", reason="needs the [align] extra: pip install 'chatface-widgets[align]'")
+    skimage = pytest.importorskip("skimage.data", reason="needs scikit-image (test extra) for a real photo")
+    from PIL import Image
+
+    from chatface_widgets.engine import Engine
+
+    crop = Image.fromarray(skimage.astronaut()).crop((100, 0, 350, 300))
+    photo = Image.new("RGB", (500, 300))
+    photo.paste(crop, (0, 0))
+    photo.paste(crop, (250, 0))
+    path = tmp_path / "two.png"
+    photo.save(path)
+    engine = Engine.load("tiny", align=True)  # the tiny network, aligning real photos
+    panel = ChatFacePanel(path, engine=engine, interpreter="rules")
+    try:
+        assert panel.wait_idle(WAIT)
+        assert panel.face_menu.layout.display == "flex" and len(panel.face_menu.options) == 2
+        assert any("Found 2 faces" in entry.text for entry in panel.chat_log)
+        first = panel.image_original.value
+        panel.face_menu.value = 1  # as the front end sets it
+        assert panel.wait_idle(WAIT)
+        assert panel.face.aligned.index == 1 and panel.controller.face.aligned.index == 1
+        assert panel.image_original.value != first
+        assert panel.last_result is not None and panel.last_error is None
+    finally:
+        panel.close()
+    single = ChatFacePanel(path, engine=engine, interpreter="rules", face_index=1)
+    try:
+        assert single.face.aligned.index == 1 and single.face_menu.value == 1
+    finally:
+        single.close()

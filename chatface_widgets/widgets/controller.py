@@ -115,6 +115,7 @@ class PanelController:
         self.status = Signal("status")  # (text, is_error)
         self.busy = Signal("busy")  # (bool) thinking or rendering
         self.chat = Signal("chat")  # (ChatEntry)
+        self.face_changed = Signal("face_changed")  # (Face) after choose_face opened another face of the photo
         self.stats = RenderStats()
         self.last_result: Optional[RenderResult] = None
         self.last_error: Optional[BaseException] = None
@@ -168,6 +169,24 @@ class PanelController:
         if not done:
             self.status.emit("Nothing to redo.", False)
         return done
+
+    def choose_face(self, index: int) -> None:
+        """Edit another face of the same photo (0: the largest); opened on the chat thread, then rendered."""
+        aligned = getattr(self.face, "aligned", None)
+        count = getattr(aligned, "count", 1)
+        if not 0 <= int(index) < count:
+            raise ValueError(f"face {int(index) + 1} does not exist: the photo has {count} face(s)")
+        self.thinker.submit(partial(self._open_face, int(index)))
+
+    def _open_face(self, index: int) -> None:
+        """Chat thread: align and encode the chosen face, switch to it and render the current edit on it."""
+        if getattr(self.face.aligned, "index", 0) == index:
+            return
+        face = self.face.engine.open(self.face.original, face_index=index)
+        self.face = face
+        self.face_changed.emit(face)
+        self.chat.emit(ChatEntry("assistant", f"Now editing face {index + 1} of {face.aligned.count}."))
+        self.request_render(force=True)
 
     def reset(self) -> bool:
         forget = getattr(self.interpreter, "forget", None)

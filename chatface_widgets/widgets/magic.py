@@ -17,11 +17,13 @@ class ChatFaceMagics(Magics):
                                             '"ffhq128" or a checkpoint path')
     @argument("--llm", default="rules", choices=("rules", "openai"), help="chat interpreter (default: rules)")
     @argument("--steps", type=int, default=None, help="DDIM decode steps (default: the model's)")
+    @argument("--face", type=int, default=None, help="which face of a photo with several (1: the largest)")
     @line_magic
     def chatface(self, line: str = ""):
         """Open a chat-guided face editing panel, display it and return it."""
         args = parse_argstring(self.chatface, line)
-        panel = open_panel(unquote(args.photo), model=unquote(args.model), llm=args.llm, steps=args.steps)
+        panel = open_panel(unquote(args.photo), model=unquote(args.model), llm=args.llm, steps=args.steps,
+                           face=args.face)
         from IPython.display import display
 
         display(panel)
@@ -47,15 +49,18 @@ def unquote(text):
     return text
 
 
-def open_panel(photo=None, model=None, llm="rules", steps=None):
+def open_panel(photo=None, model=None, llm="rules", steps=None, face=None):
     """Build a ChatFacePanel, turning the usual user mistakes into short UsageErrors."""
     from ..contract import UnknownAttributeError
     from ..photo import PhotoError
     from .panel import ChatFacePanel
 
     try:
-        return ChatFacePanel(photo, engine=model, interpreter=llm, steps=steps)
-    except (PhotoError, FileNotFoundError, UnknownAttributeError, ValueError) as exc:
+        if face is not None and face < 1:
+            raise ValueError(f"--face {face}: faces are numbered from 1 (the largest)")
+        return ChatFacePanel(photo, engine=model, interpreter=llm, steps=steps,
+                             face_index=None if face is None else face - 1)
+    except (PhotoError, FileNotFoundError, UnknownAttributeError, ValueError, IndexError) as exc:
         raise UsageError(f"%chatface: {exc}") from exc
 
 

@@ -39,12 +39,17 @@ class ChatFacePanel:
 
     def __init__(self, photo=None, engine=None, interpreter=None, *, steps: Optional[int] = None, sms: bool = True,
                  sliders: Optional[Sequence[str] | int] = None, strip: bool = False, display_size: int = 160,
-                 save_dir: Optional[str | Path] = None):
+                 save_dir: Optional[str | Path] = None, face_index: Optional[int] = None):
         note = None
         if engine is None or isinstance(engine, (str, Path)):
             engine, note = load_engine(engine)
         self.engine = engine
-        self.face = engine.open(default_photo(engine) if photo is None else photo)
+        self.face = engine.open(default_photo(engine) if photo is None else photo, face_index=face_index)
+        count = getattr(self.face.aligned, "count", 1)
+        if count > 1:
+            found = (f"Found {count} faces; editing face {self.face.aligned.index + 1} "
+                     f"({'the largest' if self.face.aligned.index == 0 else 'as asked'}). Pick another in the face menu.")
+            note = f"{note} {found}" if note else found
         self.interpreter = make_interpreter(interpreter, engine)
         stem, folder = photo_place(photo)
         attributes = list(engine.attributes)
@@ -186,7 +191,13 @@ class ChatFacePanel:
         self.preview = W.Image(value=png_bytes(blank(self.face.image.width), PREVIEW_SIZE), format="png",
                                layout=W.Layout(width=f"{PREVIEW_SIZE // 2}px"))
         self.preview.add_class("cf-image-preview")
-        grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original], layout=W.Layout(margin="0 8px 0 0")),
+        count = getattr(self.face.aligned, "count", 1)
+        self.face_menu = W.Dropdown(options=[(f"face {i + 1} of {count}", i) for i in range(count)],
+                                    value=getattr(self.face.aligned, "index", 0), layout=W.Layout(
+                                        width=f"{size}px", display="flex" if count > 1 else "none"))
+        self.face_menu.add_class("cf-face")
+        grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original, self.face_menu],
+                              layout=W.Layout(margin="0 8px 0 0")),
                        W.VBox([W.HTML("Edited"), self.image_edited])])
         images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))],
                         layout=W.Layout(flex="0 0 auto"))
@@ -239,6 +250,8 @@ class ChatFacePanel:
         c.status.connect(self._on_status)
         c.busy.connect(self._on_busy)
         c.chat.connect(self._on_chat)
+        c.face_changed.connect(self._on_face_changed)
+        self.face_menu.observe(self._forward(lambda change: self.controller.choose_face(change["new"])), names="value")
 
     def _forward(self, action):
         """Wrap an observer: ignore our own write-backs, and show any error in the status line."""
@@ -322,6 +335,11 @@ class ChatFacePanel:
                 self.strip_title.value = f"Strength strip: <b>{html.escape(result.strip_attribute)}</b>"
                 for widget, image in zip(self.strip_images, result.strip):
                     widget.value = png_bytes(image, STRIP_SIZE)
+
+    def _on_face_changed(self, face) -> None:
+        with self._lock:
+            self.face = face
+            self.image_original.value = png_bytes(face.image, self.display_size)
 
     def _on_progress(self, done: int, total: int, preview) -> None:
         with self._lock:
