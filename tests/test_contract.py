@@ -97,3 +97,19 @@ def test_cli_and_panel_read_every_labelled_request_the_same_way(toy):
         a = cli.parse(case["text"], current=current)
         b = panel.parse(case["text"], current=current)
         assert a == b, case["text"]
+
+
+def test_the_engine_finds_a_users_mapper_and_says_which_file_it_uses(tmp_path, monkeypatch):
+    import shutil
+
+    from chatface_widgets.catalogue import builtin_folder
+
+    mine = tmp_path / "models" / "toy" / "mappers"
+    mine.mkdir(parents=True)
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(builtin_folder() / "mappers" / f"smile{suffix}", mine / f"smile{suffix}")
+    monkeypatch.setenv("CHATFACE_HOME", str(tmp_path))
+    with pytest.warns(UserWarning, match="using your mapper .*smile.safetensors instead of the shipped one"):
+        engine = Engine.load("toy")
+    assert engine.registry["smile"].card["_path"] == str(mine / "smile.safetensors")
+    assert len(engine.attributes) == 8
