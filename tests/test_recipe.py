@@ -94,3 +94,27 @@ def test_lazy_export():
     import chatface_widgets as cf
 
     assert cf.Recipe is Recipe
+
+
+def test_panel_save_recipe_button(engine, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from chatface_widgets.widgets import ChatFacePanel
+
+    panel = ChatFacePanel(engine=engine, save_dir=tmp_path)
+    try:
+        panel.recipe_button.click()  # nothing to save yet: an error in the status line, no file
+        assert panel.status_is_error and not list(tmp_path.glob("*.json"))
+        panel.send("add a big smile")
+        assert panel.wait_idle(60)
+        panel.sliders["eyeglasses"].value = -0.3
+        assert panel.wait_idle(60)
+        panel.recipe_button.click()
+        second = panel.save_recipe()
+    finally:
+        panel.close()
+    first = sorted(tmp_path.glob("*-recipe-*.json"))[0]
+    assert second != first and Recipe.load(second) == Recipe.load(first)
+    recipe = Recipe.load(first)
+    assert recipe.edits["eyeglasses"] == -0.3 and recipe.edits["smile"] > 0
+    assert recipe.request == "add a big smile" and recipe.plan["edits"]
+    assert recipe.steps == panel.state.snapshot().steps
