@@ -21,6 +21,8 @@ _LAZY = {
     "RuleInterpreter": ("chatface_widgets.chat", "RuleInterpreter"),
     "OpenAIInterpreter": ("chatface_widgets.chat", "OpenAIInterpreter"),
     "ChatFacePanel": ("chatface_widgets.widgets", "ChatFacePanel"),
+    "Recipe": ("chatface_widgets.recipe", "Recipe"),
+    "apply": ("chatface_widgets.batching", "apply"),
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]

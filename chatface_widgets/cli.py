@@ -178,6 +178,8 @@ def cmd_edit(args) -> int:
     plan = interpreter.parse(args.request, current={})
     steps = _choose_steps(_step_policy(engine), args.steps, plan.steps)
     edits = plan.apply({})
+    if args.save_recipe and edits:
+        _save_recipe(args.save_recipe, engine, plan, args.request, steps, not args.no_sms, photo_path)
     if args.json:
         print(json.dumps({"plan": plan.model_dump(), "edits": edits, "steps": steps}, ensure_ascii=False))
     else:
@@ -213,6 +215,19 @@ def cmd_edit(args) -> int:
     summary = ", ".join(f"{k} {v:+.2f}" for k, v in edits.items())
     _warn(f"{'replaced' if existed else 'wrote'} {out} ({result.width}×{result.height}; {summary}; {steps} steps)")
     return 0
+
+
+def _save_recipe(path: str, engine, plan, request: str, steps: int, sms: bool, photo_path: Optional[Path]) -> None:
+    """--save-recipe: the edit as a recipe file (for `chatface batch` or cf.Recipe.load), written atomically."""
+    from .files import check_not_input
+    from .recipe import Recipe
+
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        raise CLIError(f"--save-recipe needs a .json file name, got {path}")
+    check_not_input(path, photo_path)
+    Recipe.from_plan(engine, plan, request=request, steps=steps, sms=sms).save(path)
+    _warn(f"saved the recipe to {path}")
 
 
 def cmd_attributes(args) -> int:
@@ -268,6 +283,7 @@ DELEGATED = {
     "train-diffae": ("chatface_widgets.train.diffae_trainer", "train or resume the built-in DiffAE"),
     "train-mapper": ("chatface_widgets.train.mapper_trainer", "train a ChatFace attribute mapper"),
     "eval": ("chatface_widgets.eval.cli", "evaluate attribute edits on held-out faces"),
+    "batch": ("chatface_widgets.batching", "apply a recipe or a request to many photos (torchrun: many GPUs)"),
 }
 
 
@@ -304,6 +320,8 @@ with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
     edit.add_argument("--no-clobber", action="store_true", help="refuse to replace an existing output file")
     edit.add_argument("--force-builtin", action="store_true",
                       help="edit a real photo with the built-in model anyway (its centre square, shrunk)")
+    edit.add_argument("--save-recipe", metavar="R.json", default=None,
+                      help="also save the edit as a recipe (for `chatface batch` or cf.Recipe.load)")
     edit.add_argument("--force", action="store_true", help=argparse.SUPPRESS)  # old scripts: replacing is the default now
     edit.set_defaults(func=cmd_edit)
     attrs = sub.add_parser("attributes", help="list the attributes a model can edit")

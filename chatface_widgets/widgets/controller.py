@@ -119,6 +119,8 @@ class PanelController:
         self.stats = RenderStats()
         self.last_result: Optional[RenderResult] = None
         self.last_error: Optional[BaseException] = None
+        self.requests: list[str] = []  # the user's chat messages, in order (a saved recipe keeps them)
+        self.last_plan = None  # the interpreter's newest plan (a saved recipe keeps it)
         self._lock = threading.Lock()  # last_result, last_error
         self._submit_lock = threading.Lock()  # orders render submissions
         self._busy_lock = threading.Lock()  # orders busy notifications
@@ -214,6 +216,27 @@ class PanelController:
             except FileExistsError:
                 continue
             self.status.emit(f"Saved {path}", False)
+            return path
+        raise AssertionError("unreachable")
+
+    def save_recipe(self, folder: Optional[Path] = None) -> Path:
+        """Write the current edit as a NEW ``<stem>-recipe-NNN.json`` (for ``chatface batch``; never overwrites)."""
+        from ..recipe import Recipe
+
+        recipe = Recipe.from_snapshot(self.face.engine, self.state.snapshot(), request="\n".join(self.requests),
+                                      plan=self.last_plan)
+        if not recipe.edits:
+            raise ValueError("the current edit changes nothing; move a slider or ask for a change first")
+        folder = Path(folder) if folder is not None else self.save_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count(1):
+            path = folder / f"{self.stem}-recipe-{n:03d}.json"
+            try:
+                with open(path, "x", encoding="utf-8") as handle:  # "x": fails instead of overwriting
+                    handle.write(recipe.to_json())
+            except FileExistsError:
+                continue
+            self.status.emit(f"Saved recipe {path}", False)
             return path
         raise AssertionError("unreachable")
 
@@ -320,6 +343,8 @@ class PanelController:
         try:
             plan = self.interpreter.parse(text, current=snap.edits, steps=snap.steps)
             note = self._apply_plan(plan)
+            self.requests.append(text)
+            self.last_plan = plan
         except Exception as exc:  # noqa: BLE001 - shown in the chat and the status line
             self._report(exc, "could not apply that message")
             self.chat.emit(ChatEntry("error", f"Sorry, that failed: {short_error(exc)}"))

@@ -110,6 +110,10 @@ class ChatFacePanel:
         """Write the current edit to a new PNG file and return its path."""
         return self.controller.save_png(Path(folder) if folder is not None else None)
 
+    def save_recipe(self, folder: Optional[str | Path] = None) -> Path:
+        """Save the current edit as a new ``<photo>-recipe-NNN.json`` (what "Save recipe" does)."""
+        return self.controller.save_recipe(Path(folder) if folder is not None else None)
+
     def close(self) -> None:
         """Stop the worker threads and close every widget of the panel."""
         self.controller.close()
@@ -171,12 +175,15 @@ class ChatFacePanel:
         self.redo_button = W.Button(description="Redo", icon="repeat", layout=W.Layout(width="80px"))
         self.reset_button = W.Button(description="Reset", icon="refresh", layout=W.Layout(width="80px"))
         self.save_button = W.Button(description="Save PNG", icon="save", layout=W.Layout(width="100px"))
+        self.recipe_button = W.Button(description="Save recipe", icon="file-text", layout=W.Layout(width="120px"),
+                                      tooltip="save this edit as a recipe for `chatface batch` and cf.apply")
         for cls, button in (("undo", self.undo_button), ("redo", self.redo_button), ("reset", self.reset_button),
-                            ("save", self.save_button)):
+                            ("save", self.save_button), ("save-recipe", self.recipe_button)):
             button.add_class(f"cf-{cls}")
         controls = W.VBox([W.HTML("<b>Attributes</b>"), self.slider_box, self.add_menu,
                            W.HBox([self.steps_menu, self.sms_box, self.strip_box]),
-                           W.HBox([self.undo_button, self.redo_button, self.reset_button]), self.save_button],
+                           W.HBox([self.undo_button, self.redo_button, self.reset_button]),
+                           W.HBox([self.save_button, self.recipe_button])],
                           layout=W.Layout(width="350px", flex="0 0 auto", margin="0 12px 8px 0"))
 
         original = png_bytes(self.face.image, size)
@@ -243,6 +250,7 @@ class ChatFacePanel:
         self.redo_button.on_click(self._forward(lambda _: self.controller.redo()))
         self.reset_button.on_click(self._forward(lambda _: self.controller.reset()))
         self.save_button.on_click(self._forward(lambda _: self.controller.save_png()))
+        self.recipe_button.on_click(self._forward(lambda _: self.controller.save_recipe()))
         c = self.controller
         c.changed.connect(lambda _snap: self._sync())
         c.rendered.connect(self._on_rendered)
