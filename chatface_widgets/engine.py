@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from .contract import EditContract, StepPolicy
+from .contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
 from .diffusion import conditioning, local as local_edits, samplers
 from .diffusion.respacing import check_steps
 from .diffusion.schedule import Schedule, make_schedule
@@ -34,7 +34,6 @@ from .models.diffae import DiffAE
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
 SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
-LOCAL_REACH = 0.06  # how far a local edit's region reaches beyond where the edit acts (fraction of the side)
 LOCAL_THRESHOLD = 0.5  # edit score (0…1, DiffEdit's normalised |Δx̂0|) at which a pixel is in the region
 AUTO_MAX_AREA = 0.6  # local="auto" edits locally unless the region covers more of the image than this
 
@@ -295,13 +294,19 @@ class Face:
         """
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         clean = {k: v for k, v in self.engine.registry.validate(edits or {}).items() if v != 0.0}
-        reach = LOCAL_REACH if reach is None else float(reach)
-        if reach < 0:
-            raise ValueError(f"reach must be ≥ 0 (a fraction of the image side), got {reach}")
+        reach = LOCAL_REACH if reach is None else check_reach(reach)
         if not clean:
             return torch.zeros_like(self.x0[:, :1])
         scores = self._attribute_scores([(name, 1.0 if v > 0 else -1.0) for name, v in clean.items()], steps)
         return local_edits.union([local_edits.soft_region(s, reach, LOCAL_THRESHOLD) for s in scores])
+
+    def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
+                   reach: Optional[float] = None) -> Optional[torch.Tensor]:
+        """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local."""
+        if local is False:
+            return None
+        mask = self.region(edits, steps, reach)
+        return mask if self._is_local(local, mask) else None
 
     def _is_local(self, local, region: torch.Tensor) -> bool:
         """``local`` as a bool: "auto" edits locally unless the region covers more than AUTO_MAX_AREA."""
@@ -330,9 +335,9 @@ class Face:
 
         With a local edit, only the region is pasted back: outside it the whole photo keeps its own pixels.
         """
-        x, mask = self._render_batch([edits or {}], steps, sms, callback, local, reach, with_masks=True)
-        image = to_pil(x)[0]
+        image = to_pil(self._render_batch([edits or {}], steps, sms, callback, local, reach))[0]
         if paste and self.aligned is not None:
+            mask = self.local_mask(edits, steps, local, reach)
             return self.aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())
         return image
 
@@ -343,7 +348,7 @@ class Face:
             return []
         return to_pil(self._render_batch(list(edits_list), steps, sms, None, local, reach))
 
-    def _render_batch(self, edits_list: list, steps, sms: bool, callback, local, reach, with_masks: bool = False):
+    def _render_batch(self, edits_list: list, steps, sms: bool, callback, local, reach) -> torch.Tensor:
         """Decode a batch of edits; local ones keep the photo's trajectory outside their (united) regions."""
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         trajectory = self.trajectory(steps)
@@ -363,8 +368,6 @@ class Face:
             x_T, z = trajectory.x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
             codes = self.z if n == 1 and codes_list[0] is self.z else _codes(z, z_edit, sms)
             x = self.engine.decode(x_T, codes, steps, callback=callback, keep=keep)
-        if with_masks:
-            return x, None if keep is None else keep.mask
         return x
 
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:

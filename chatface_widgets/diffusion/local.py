@@ -65,13 +65,19 @@ class KeepOutside:
     mask: torch.Tensor  # (B or 1, 1, H, W) in [0, 1]; 1 = the edit acts
 
     def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        """x after decode step i, blended: s + m·(x − s) (exactly s where m = 0)."""
-        known = self.trajectory.known_after(i)
-        return known + self.mask.to(x.dtype) * (x - known)
+        """x after decode step i, blended: s + m·(x − s) (exactly s where m = 0, exactly x where m = 1)."""
+        return _blend(self.trajectory.known_after(i), x, self.mask)
 
     def finish(self, x0_hat: torch.Tensor) -> torch.Tensor:
         """A predicted clean image (a preview, or an early stop) with the photo itself outside the mask."""
-        return self.trajectory.x0 + self.mask.to(x0_hat.dtype) * (x0_hat - self.trajectory.x0)
+        return _blend(self.trajectory.x0, x0_hat, self.mask)
+
+
+def _blend(known: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """known + m·(x − known), and exactly known where m = 0, exactly x where m = 1."""
+    known, mask = known.to(x.dtype), mask.to(x.dtype)
+    mixed = known + mask * (x - known)
+    return torch.where(mask == 0, known, torch.where(mask == 1, x, mixed))
 
 
 @torch.no_grad()
