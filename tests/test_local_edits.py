@@ -135,3 +135,31 @@ def test_panel_state_local_and_reach_are_one_change_each_and_undoable():
     with pytest.raises(ValueError, match="reach"):
         state.set_reach(5.0)
     assert state.undo() and state.snapshot().local is False and state.snapshot().reach != 0.1
+
+
+def test_real_photo_path_keeps_the_whole_photo_outside_the_pasted_edit_region(engine):
+    """Through alignment and paste-back (tiny model, the geometry only): untouched pixels stay bit-identical."""
+    pytest.importorskip("dlib")
+    pytest.importorskip("face_recognition_models")
+    cbook = pytest.importorskip("matplotlib.cbook")
+    from PIL import Image
+
+    photo = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
+    face = engine.open(photo, align=True)
+    edits = {"smile": 1.0}
+    mask = face.local_mask(edits, steps=8, local=True)[0, 0].numpy()
+    assert 0 < (mask > 0).mean() < 1
+    pasted = np.asarray(face.render(edits, steps=8, local=True, paste=True))
+    before = np.asarray(photo)
+    # where the region, warped back into the photo, has weight 0, nothing may change
+    untouched = np.ones(before.shape[:2], bool)
+    for value in (0, 255):  # a pixel neither a black nor a white paste can reach
+        flat = Image.new("RGB", face.image.size, (value,) * 3)
+        untouched &= np.all(np.asarray(face.aligned.paste(flat, mask=mask)) == before, axis=-1)
+    assert untouched.mean() > 0.5
+    assert np.array_equal(pasted[untouched], before[untouched])
+    # the pasted region is smaller than without local (the whole feathered ellipse)
+    plain = np.asarray(face.render(edits, steps=8, local=False, paste=True))
+    assert np.any(plain != before, axis=-1).sum() > np.any(pasted != before, axis=-1).sum()
+    # an empty region pastes nothing at all
+    assert np.array_equal(np.asarray(face.aligned.paste(face.image, mask=np.zeros_like(mask))), before)
