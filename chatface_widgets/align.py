@@ -215,8 +215,13 @@ class AlignedFace:
         uv = (np.asarray(points, dtype=np.float64) + 0.5) / size
         return o + uv[..., :1] * a + uv[..., 1:] * b - 0.5
 
-    def paste(self, edited: Image.Image, radius: float = 0.48, feather: float = 0.18) -> Image.Image:
-        """The whole photo with ``edited`` (square, any size) warped back and blended through a feathered ellipse."""
+    def paste(self, edited: Image.Image, radius: float = 0.48, feather: float = 0.18,
+              mask: np.ndarray | None = None) -> Image.Image:
+        """The whole photo with ``edited`` (square, any size) warped back and blended through a feathered ellipse.
+
+        ``mask`` (square float array in [0, 1], e.g. a local edit's region at the crop's size) also
+        weights the blend: where it is 0 the photo keeps its own pixels, bit for bit.
+        """
         edited = load_photo(edited)
         o, a, b, q2 = self._frame()
         side = float(np.sqrt(q2))
@@ -226,7 +231,11 @@ class AlignedFace:
         if side * 1.5 < n:  # the face is small in the photo: downsample once with Lanczos, not bilinearly
             n = max(8, int(np.ceil(side)))
             edited = edited.resize((n, n), Image.Resampling.LANCZOS)
-        alpha = Image.fromarray(ellipse_mask(n, radius, feather), "F")
+        weight = ellipse_mask(n, radius, feather)
+        if mask is not None:
+            mask = Image.fromarray(np.asarray(mask, dtype=np.float32), "F")
+            weight = weight * np.clip(np.asarray(mask.resize((n, n), Image.Resampling.BILINEAR)), 0.0, 1.0)
+        alpha = Image.fromarray(weight.astype(np.float32), "F")
         photo = self.photo
         # Only the quad's bounding box can change; everything else is copied untouched.
         corners = np.asarray(self.quad) + 0.5

@@ -204,7 +204,8 @@ def cmd_edit(args) -> int:
     report = _face_report(face.aligned, args.face)
     if report:
         _warn(report)
-    result = face.render(edits, steps=steps, sms=not args.no_sms, paste=face.aligned is not None)
+    result = face.render(edits, steps=steps, sms=not args.no_sms, paste=face.aligned is not None,
+                         local="auto" if args.local else False)
     if args.scale > 1:
         from PIL import Image
 
@@ -311,6 +312,8 @@ with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
     edit.add_argument("--steps", type=int, default=None,
                       help="DDIM steps, a valid count up to 100 (default: the plan's or the model's)")
     edit.add_argument("--no-sms", action="store_true", help="use z_edit at every step instead of SMS")
+    edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=True,
+                      help="keep the photo's own pixels outside the edited region (default: on; --no-local: off)")
     edit.add_argument("--scale", type=int, default=1,
                       help=f"upscale the written image by this whole factor (nearest; at most {MAX_OUTPUT_SIDE} px a side)")
     edit.add_argument("--face", type=int, default=None, metavar="N",

@@ -25,6 +25,8 @@ RESOLUTION = 0.01  # strengths are kept to two decimals, like the sliders show t
 QUALITY_STEPS = 50  # the paper's largest time-step slot ("best quality")
 INTERACTIVE_MAX_STEPS = 100  # the panel and the CLI refuse more (the Python API does not)
 INTERACTIVE_MAX_BATCH = 64  # images one panel or CLI call may render at once
+LOCAL_REACH = 0.02  # how far a local edit's region reaches past where the edit acts (fraction of the side)
+LOCAL_REACH_MAX = 0.25  # the reach control's upper end (a quarter of the image side)
 
 
 class UnknownAttributeError(KeyError):
@@ -47,6 +49,17 @@ def check_strength(name: str, value) -> float:
     if not math.isfinite(value) or not STRENGTH_MIN <= value <= STRENGTH_MAX:
         raise ValueError(f"strength for {name!r} must be a finite number in "
                          f"[{STRENGTH_MIN:g}, {STRENGTH_MAX:g}], got {value}")
+    return value
+
+
+def check_reach(value) -> float:
+    """A local edit's reach as a float in [0, LOCAL_REACH_MAX]; else ValueError saying the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise ValueError(f"reach must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or not 0.0 <= value <= LOCAL_REACH_MAX:
+        raise ValueError(f"reach must be a number in [0, {LOCAL_REACH_MAX:g}] (a fraction of the image side), "
+                         f"got {value}")
     return value
 
 

@@ -5,7 +5,12 @@
     image = face.render({"smile": 0.8, "eyeglasses": 0.4}, steps=8, sms=True)
 
 ``render`` composes ``z_edit = z + Σ s_i·Δz_i(z)`` (ChatFace Eq. 12) and decodes the cached x_T
-with SMS (Eq. 13). All strengths 0 gives the reconstruction.
+with SMS (Eq. 13). All strengths 0 gives the reconstruction (``local=False``) or the photo itself.
+
+Local edits (``local=True``, or "auto", the default): each attribute's region is estimated once per
+face by the network itself (DiffEdit-style, :mod:`chatface_widgets.diffusion.local`), regions of
+several attributes are united, and outside the region the decoder follows the photo's own stored
+inversion trajectory, so the pixels there are the photo's.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from .contract import EditContract, StepPolicy
-from .diffusion import conditioning, samplers
+from .contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
+from .diffusion import conditioning, local as local_edits, samplers
 from .diffusion.respacing import check_steps
 from .diffusion.schedule import Schedule, make_schedule
 from .editing import AttributeRegistry
@@ -29,6 +34,8 @@ from .models.diffae import DiffAE
 from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
 SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
+LOCAL_THRESHOLD = 0.5  # edit score (0…1, DiffEdit's normalised |Δx̂0|) at which a pixel is in the region
+AUTO_MAX_AREA = 0.6  # local="auto" edits locally unless the region covers more of the image than this
 
 
 def pick_device(device: Optional[str] = None) -> torch.device:
@@ -162,17 +169,32 @@ class Engine:
         with self.compute():
             return samplers.invert(self._net(fast), x0, z, schedule, callback=callback)
 
+    def invert_trajectory(self, x0: torch.Tensor, z: torch.Tensor, steps: int,
+                          fast: bool = True) -> local_edits.Trajectory:
+        """Every state of :meth:`invert` (s_0 = x0 … s_T = x_T): what a local edit follows outside its region."""
+        schedule = self.schedule(steps)
+        with self.compute():
+            return samplers.invert_trajectory(self._net(fast), x0, z, schedule)
+
+    def edit_score(self, trajectory: local_edits.Trajectory, z: torch.Tensor, z_edit: torch.Tensor,
+                   fast: bool = True) -> torch.Tensor:
+        """Where each z_edit acts on this photo, (B, 1, H, W) in [0, 1] (diffusion.local.edit_score, DiffEdit)."""
+        schedule = self.schedule(trajectory.steps)
+        with self.compute():
+            return local_edits.edit_score(self._net(fast), trajectory, z, z_edit, schedule)
+
     def decode(self, x_T: torch.Tensor, codes, steps: int, callback: Optional[Callable[[dict], Optional[bool]]] = None,
-               fast: bool = True) -> torch.Tensor:
+               fast: bool = True, keep: Optional[local_edits.KeepOutside] = None) -> torch.Tensor:
         """x̂0 in [-1, 1] by ``steps``-step DDIM decoding of x_T; ``codes``: z or a conditioning schedule.
 
         ``codes`` is a tensor (the same z at every step) or a schedule from
         ``chatface_widgets.diffusion.conditioning`` such as ``sms(z, z_edit)``. The callback gets
-        ``{"i", "x", "denoised", "steps"}`` after each step; returning False stops early.
+        ``{"i", "x", "denoised", "steps"}`` after each step; returning False stops early. ``keep``
+        (diffusion.local.KeepOutside): a local edit, the photo's trajectory outside a mask.
         """
         schedule = self.schedule(steps)
         with self.compute():
-            return samplers.decode(self._net(fast), x_T, codes, schedule, callback=callback)
+            return samplers.decode(self._net(fast), x_T, codes, schedule, callback=callback, keep=keep)
 
     def decode_differentiable(self, x_T: torch.Tensor, codes, steps: int, checkpoint: bool = True) -> torch.Tensor:
         """:meth:`decode` with gradients (plain float32 network, checkpointed steps): D(z_edit) for training.
@@ -211,7 +233,7 @@ def _pick_threads(threads, model: DiffAE, device: torch.device) -> Optional[int]
 
 
 class Face:
-    """An opened photo: its aligned image, semantic code z and (per step count) noise code x_T."""
+    """An opened photo: its aligned image, semantic code z and (per step count) its inversion trajectory to x_T."""
 
     def __init__(self, engine: Engine, original: Image.Image, image: Image.Image, x0: torch.Tensor, z: torch.Tensor, aligned=None):
         self.engine = engine
@@ -220,16 +242,22 @@ class Face:
         self.x0 = x0
         self.z = z
         self.aligned = aligned
-        self._noise: dict[int, torch.Tensor] = {}
-        self._noise_lock = threading.Lock()
+        self._trajectories: dict[int, local_edits.Trajectory] = {}  # steps -> s_0 … s_T of DDIM inversion
+        self._scores: dict[tuple, torch.Tensor] = {}  # (attribute, sign, steps) -> edit score (1, 1, H, W)
+        self._noise_lock = threading.Lock()  # guards both caches
+        self.region_computations = 0  # how many edit scores were computed (the cache's work; tests read it)
+
+    def trajectory(self, steps: int) -> local_edits.Trajectory:
+        """The photo's DDIM inversion trajectory with ``steps`` steps, computed once and cached."""
+        steps = check_steps(steps)
+        with self._noise_lock:
+            if steps not in self._trajectories:
+                self._trajectories[steps] = self.engine.invert_trajectory(self.x0, self.z, steps)
+            return self._trajectories[steps]
 
     def noise(self, steps: int) -> torch.Tensor:
         """x_T by DDIM inversion with ``steps`` steps, computed once and cached."""
-        steps = check_steps(steps)
-        with self._noise_lock:
-            if steps not in self._noise:
-                self._noise[steps] = self.engine.invert(self.x0, self.z, steps)
-            return self._noise[steps]
+        return self.trajectory(steps).x_T
 
     def edit_code(self, edits: Optional[Mapping[str, float]] = None) -> torch.Tensor:
         """z_edit for a dict of strengths (ChatFace Eq. 12); unknown names raise UnknownAttributeError."""
@@ -238,37 +266,113 @@ class Face:
             return self.z
         return self.engine.registry.compose_validated(self.z, clean)
 
-    def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
-                      callback: Optional[Callable[[dict], Optional[bool]]] = None) -> torch.Tensor:
-        """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early."""
+    # --- local edits -------------------------------------------------------------------------
+
+    def _attribute_scores(self, keys: Sequence[tuple], steps: int) -> list[torch.Tensor]:
+        """Edit scores of (attribute, sign) pairs at full strength, computed once per face and step count."""
+        trajectory = self.trajectory(steps)
+        with self._noise_lock:
+            missing = [k for k in dict.fromkeys(keys) if (k[0], k[1], steps) not in self._scores]
+        if missing:
+            z_edit = torch.cat([self.engine.registry.compose_validated(self.z, {name: sign * 1.0})
+                                for name, sign in missing])
+            scores = self.engine.edit_score(trajectory, self.z, z_edit)
+            with self._noise_lock:
+                for k, score in zip(missing, scores):
+                    self._scores[(k[0], k[1], steps)] = score[None]
+                self.region_computations += len(missing)
+        with self._noise_lock:
+            return [self._scores[(k[0], k[1], steps)] for k in keys]
+
+    def region(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None,
+               reach: Optional[float] = None) -> torch.Tensor:
+        """Where a local edit may change the photo, (1, 1, H, W) in [0, 1]: the union of each attribute's region.
+
+        An attribute's region is its edit score at strength ±1 (the sign of the edit) thresholded at
+        LOCAL_THRESHOLD, grown by ``reach`` (a fraction of the side, default LOCAL_REACH) and feathered;
+        the score is computed once per face, so moving a slider re-uses it.
+        """
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
-        x_T = self.noise(steps)
-        z_edit = self.edit_code(edits)
-        codes = self.z if z_edit is self.z else _codes(self.z, z_edit, sms)
-        return self.engine.decode(x_T, codes, steps, callback=callback)
+        clean = {k: v for k, v in self.engine.registry.validate(edits or {}).items() if v != 0.0}
+        reach = LOCAL_REACH if reach is None else check_reach(reach)
+        if not clean:
+            return torch.zeros_like(self.x0[:, :1])
+        scores = self._attribute_scores([(name, 1.0 if v > 0 else -1.0) for name, v in clean.items()], steps)
+        return local_edits.union([local_edits.soft_region(s, reach, LOCAL_THRESHOLD) for s in scores])
+
+    def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
+                   reach: Optional[float] = None) -> Optional[torch.Tensor]:
+        """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local."""
+        if local is False:
+            return None
+        mask = self.region(edits, steps, reach)
+        return mask if self._is_local(local, mask) else None
+
+    def _is_local(self, local, region: torch.Tensor) -> bool:
+        """``local`` as a bool: "auto" edits locally unless the region covers more than AUTO_MAX_AREA."""
+        if local == "auto":
+            return float(region.mean()) <= AUTO_MAX_AREA
+        if isinstance(local, bool):
+            return local
+        raise ValueError(f"local must be True, False or 'auto', got {local!r}")
+
+    # --- rendering ---------------------------------------------------------------------------
+
+    def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
+                      callback: Optional[Callable[[dict], Optional[bool]]] = None, local="auto",
+                      reach: Optional[float] = None) -> torch.Tensor:
+        """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early.
+
+        ``local`` (True, False or "auto"): keep the photo's own pixels outside the edit's region
+        (see :meth:`region`; ``reach`` widens it). A local render of no edit is the photo itself.
+        """
+        return self._render_batch([edits or {}], steps, sms, callback, local, reach)
 
     def render(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
-               callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False) -> Image.Image:
-        """The edited face as a PIL image (``paste=True``: pasted back into the whole photo when aligned)."""
-        image = to_pil(self.render_tensor(edits, steps, sms, callback))[0]
+               callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False, local="auto",
+               reach: Optional[float] = None) -> Image.Image:
+        """The edited face as a PIL image (``paste=True``: pasted back into the whole photo when aligned).
+
+        With a local edit, only the region is pasted back: outside it the whole photo keeps its own pixels.
+        """
+        image = to_pil(self._render_batch([edits or {}], steps, sms, callback, local, reach))[0]
         if paste and self.aligned is not None:
-            return self.aligned.paste(image)
+            mask = self.local_mask(edits, steps, local, reach)
+            return self.aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())
         return image
 
-    def render_many(self, edits_list: Sequence[Mapping[str, float]], steps: Optional[int] = None, sms: bool = True) -> list[Image.Image]:
-        """Several edits of this face decoded as one batch (e.g. a strength strip)."""
-        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
+    def render_many(self, edits_list: Sequence[Mapping[str, float]], steps: Optional[int] = None, sms: bool = True,
+                    local="auto", reach: Optional[float] = None) -> list[Image.Image]:
+        """Several edits of this face decoded as one batch (e.g. a strength strip), each with its own region."""
         if not edits_list:
             return []
-        x_T = self.noise(steps)
-        z_edit = torch.cat([self.edit_code(e) for e in edits_list])
+        return to_pil(self._render_batch(list(edits_list), steps, sms, None, local, reach))
+
+    def _render_batch(self, edits_list: list, steps, sms: bool, callback, local, reach) -> torch.Tensor:
+        """Decode a batch of edits; local ones keep the photo's trajectory outside their (united) regions."""
+        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
+        trajectory = self.trajectory(steps)
+        codes_list = [self.edit_code(e) for e in edits_list]
+        z_edit = torch.cat(codes_list)
         n = z_edit.shape[0]
-        x_T, z = x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
-        return to_pil(self.engine.decode(x_T, _codes(z, z_edit, sms), steps))
+        keep = None
+        if local is not False:  # each edit its own region; one "auto" declines (a whole-image region) → mask of ones
+            masks = [self.region(e, steps, reach) for e in edits_list]
+            chosen = [self._is_local(local, m) for m in masks]
+            if any(chosen):
+                masks = [m if ok else torch.ones_like(m) for m, ok in zip(masks, chosen)]
+                keep = local_edits.KeepOutside(trajectory, torch.cat(masks))
+        if keep is not None and not bool((keep.mask > 0).any()):  # nothing to edit anywhere: the photo itself
+            x = self.x0.expand(n, -1, -1, -1).clone()
+        else:
+            x_T, z = trajectory.x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
+            codes = self.z if n == 1 and codes_list[0] is self.z else _codes(z, z_edit, sms)
+            x = self.engine.decode(x_T, codes, steps, callback=callback, keep=keep)
+        return x
 
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
-        """Invert and decode with no edit."""
-        return self.render({}, steps=steps)
+        """Invert and decode with no edit (never local: the model's own reconstruction)."""
+        return self.render({}, steps=steps, local=False)
 
 
 def _codes(z: torch.Tensor, z_edit: torch.Tensor, sms: bool):

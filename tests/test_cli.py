@@ -274,3 +274,18 @@ def test_delegated_help_shows_its_own_usage(capsys, name):
         cli.main([name, "--help"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: chatface {name} ")
+
+
+def test_local_is_on_by_default_and_no_local_turns_it_off(loads, capsys, tmp_path):
+    from PIL import Image
+
+    outs = {}
+    for flag in ("--local", "--no-local"):
+        outs[flag] = tmp_path / f"{flag[2:]}.png"
+        status, _, stderr = run(capsys, "edit", "sample", REQUEST, "-o", outs[flag], flag)
+        assert status == 0, stderr
+    default = tmp_path / "default.png"
+    assert run(capsys, "edit", "sample", REQUEST, "-o", default)[0] == 0
+    assert default.read_bytes() == outs["--local"].read_bytes()
+    assert outs["--local"].read_bytes() != outs["--no-local"].read_bytes()
+    assert Image.open(outs["--no-local"]).size == Image.open(outs["--local"]).size

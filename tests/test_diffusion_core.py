@@ -87,8 +87,9 @@ def test_engine_low_level_calls_match_the_face_api():
     x_T = engine.invert(face.x0, z, 8)
     assert torch.equal(x_T, face.noise(8))
     z_edit = face.edit_code({"smile": 0.7})
-    assert torch.equal(engine.decode(x_T, conditioning.sms(z, z_edit), 8), face.render_tensor({"smile": 0.7}, steps=8))
-    assert torch.equal(engine.decode(x_T, z_edit, 8), face.render_tensor({"smile": 0.7}, steps=8, sms=False))
+    assert torch.equal(engine.decode(x_T, conditioning.sms(z, z_edit), 8),
+                       face.render_tensor({"smile": 0.7}, steps=8, local=False))
+    assert torch.equal(engine.decode(x_T, z_edit, 8), face.render_tensor({"smile": 0.7}, steps=8, sms=False, local=False))
     assert engine.schedule(8).prediction == engine.model.config.prediction
     with pytest.raises(ValueError, match="nearest valid"):
         engine.decode(x_T, z, 37)

@@ -366,3 +366,24 @@ def test_a_photo_with_two_faces_offers_a_face_menu(tmp_path):
         assert single.face.aligned.index == 1 and single.face_menu.value == 1
     finally:
         single.close()
+
+
+def test_local_switch_and_reach_each_render_once_and_show_the_region(make_panel):
+    panel = make_panel()
+    panel.sliders["smile"].value = 0.8
+    assert panel.wait_idle(WAIT)
+    assert panel.last_result.region is not None and panel.region_view.layout.display == "flex"
+    started = panel.controller.stats.started
+    panel.local_box.value = False
+    assert panel.wait_idle(WAIT)
+    assert panel.controller.stats.started == started + 1
+    assert panel.edited.tobytes() == expected(panel, {"smile": 0.8}, local=False)
+    assert panel.reach_slider.disabled and panel.region_view.layout.display == "none"
+    panel.local_box.value = True
+    assert panel.wait_idle(WAIT)
+    computed = panel.face.region_computations
+    panel.reach_slider.value = 0.1
+    assert panel.wait_idle(WAIT)
+    assert panel.controller.stats.started == started + 3
+    assert panel.face.region_computations == computed  # a new reach re-uses the cached score
+    assert panel.edited.tobytes() == expected(panel, {"smile": 0.8}, reach=0.1)

@@ -54,6 +54,7 @@ class RenderResult:
     strip_attribute: Optional[str] = None
     strip_strengths: tuple = ()
     seconds: float = 0.0
+    region: Optional[Image.Image] = None  # the photo with the local edit's region marked (None: not local)
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,11 @@ class RenderStats:
 
 
 def describe(snap: Snapshot) -> str:
-    """A short text for the status line: the edit, steps and SMS."""
-    edits = ", ".join(f"{k} {v:+.2f}" for k, v in snap.edits.items()) or "no edit (reconstruction)"
-    return f"{edits} · {snap.steps} steps · SMS {'on' if snap.sms else 'off'}"
+    """A short text for the status line: the edit, steps, SMS and local edits."""
+    plain = "no edit (the photo)" if snap.local else "no edit (reconstruction)"
+    edits = ", ".join(f"{k} {v:+.2f}" for k, v in snap.edits.items()) or plain
+    local = f"local, reach {snap.reach:.2f}" if snap.local else "local off"
+    return f"{edits} · {snap.steps} steps · SMS {'on' if snap.sms else 'off'} · {local}"
 
 
 def short_error(exc: BaseException) -> str:
@@ -157,6 +160,12 @@ class PanelController:
     def set_strip(self, strip: bool) -> bool:
         return self.state.set_strip(strip)
 
+    def set_local(self, local: bool) -> bool:
+        return self.state.set_local(local)
+
+    def set_reach(self, reach: float) -> bool:
+        return self.state.set_reach(reach)
+
     def add_attribute(self, name: str) -> bool:
         return self.state.add_attribute(name)
 
@@ -205,7 +214,9 @@ class PanelController:
         image = result.image
         aligned = getattr(self.face, "aligned", None)
         if aligned is not None:
-            image = aligned.paste(image)
+            snap = result.snapshot
+            mask = self.face.local_mask(snap.edits, snap.steps, "auto" if snap.local else False, snap.reach)
+            image = aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())  # local: only the region
         folder = Path(folder) if folder is not None else self.save_dir
         folder.mkdir(parents=True, exist_ok=True)
         for n in itertools.count(1):
@@ -294,14 +305,17 @@ class PanelController:
         started = time.perf_counter()
         self.status.emit(f"Rendering: {describe(snap)} …", False)
         self.progress.emit(0, snap.steps, None)
+        local = "auto" if snap.local else False  # the switch on: local where it helps (the engine decides)
         try:
-            image = self.face.render(snap.edits, steps=snap.steps, sms=snap.sms,
+            image = self.face.render(snap.edits, steps=snap.steps, sms=snap.sms, local=local, reach=snap.reach,
                                      callback=partial(self._on_step, ticket, [0.0]))
+            region = self._region_view(snap) if snap.local and not ticket.cancelled else None
             strip_for = snap.touched if snap.strip else None
             strip = ()
             if strip_for is not None and not ticket.cancelled:
                 batch = [{**snap.edits, strip_for: s} for s in self.strip_strengths]
-                strip = tuple(self.face.render_many(batch, steps=snap.steps, sms=snap.sms))
+                strip = tuple(self.face.render_many(batch, steps=snap.steps, sms=snap.sms, local=local,
+                                                    reach=snap.reach))
         except Exception as exc:  # noqa: BLE001 - shown in the status line
             self.stats.count("failed")
             self._report(exc, "render failed")
@@ -310,7 +324,7 @@ class PanelController:
             self.stats.count("cancelled")
             return
         result = RenderResult(snap, image, strip, strip_for, self.strip_strengths if strip else (),
-                              time.perf_counter() - started)
+                              time.perf_counter() - started, region)
         with self._lock:
             self.last_result = result
             self.last_error = None
@@ -318,6 +332,16 @@ class PanelController:
         self.progress.emit(snap.steps, snap.steps, None)
         self.rendered.emit(result)
         self.status.emit(f"{describe(snap)} · {result.seconds * 1000:.0f} ms", False)
+
+    def _region_view(self, snap: Snapshot) -> Optional[Image.Image]:
+        """The photo with the edit's region marked (the region is cached on the face: no new network call)."""
+        local_mask = getattr(self.face, "local_mask", None)
+        if not callable(local_mask):
+            return None
+        from .imaging import region_overlay
+
+        mask = local_mask(snap.edits, snap.steps, "auto", snap.reach)
+        return region_overlay(self.face.image, 1.0 if mask is None else mask[0, 0].cpu().numpy())  # None: everywhere
 
     def _on_step(self, ticket: Ticket, last_preview: list, info: dict) -> bool:
         """Diffusion callback: progress, a throttled preview of x̂0, and False to stop when replaced."""

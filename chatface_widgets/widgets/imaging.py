@@ -27,3 +27,15 @@ def png_bytes(image: Image.Image, size: int | None = None) -> bytes:
 def blank(size: int, color=(235, 235, 235)) -> Image.Image:
     """A flat placeholder image shown before the first render."""
     return Image.new("RGB", (size, size), color)
+
+
+def region_overlay(photo: Image.Image, mask, color=(255, 64, 160), strength: float = 0.55) -> Image.Image:
+    """The photo greyed outside a local edit's region and tinted inside it (mask: (H, W) in [0, 1], or 1.0: all)."""
+    import numpy as np
+
+    base = np.asarray(photo.convert("RGB"), dtype=np.float32)
+    m = np.clip(np.broadcast_to(np.asarray(mask, dtype=np.float32), base.shape[:2]), 0.0, 1.0)[..., None]
+    grey = base.mean(-1, keepdims=True) * 0.6 + 90.0
+    tinted = base * (1 - strength) + np.asarray(color, np.float32) * strength
+    out = grey * (1 - m) + tinted * m
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "RGB")

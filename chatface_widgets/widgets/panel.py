@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import ipywidgets as W
 
-from ..contract import STRENGTH_MAX, STRENGTH_MIN
+from ..contract import LOCAL_REACH_MAX, STRENGTH_MAX, STRENGTH_MIN
 from .controller import ChatEntry, PanelController, RenderResult, short_error
 from .imaging import blank, png_bytes
 from .loading import default_photo, load_engine, make_interpreter, photo_place
@@ -35,11 +35,13 @@ def css_name(attribute: str) -> str:
 
 
 class ChatFacePanel:
-    """Chat log and input, two-way sliders, steps/SMS, image grid with live preview, undo/redo, save."""
+    """Chat log and input, two-way sliders, steps/SMS, local edits (switch, reach, region view), image grid
+    with live preview, undo/redo, save."""
 
     def __init__(self, photo=None, engine=None, interpreter=None, *, steps: Optional[int] = None, sms: bool = True,
                  sliders: Optional[Sequence[str] | int] = None, strip: bool = False, display_size: int = 160,
-                 save_dir: Optional[str | Path] = None, face_index: Optional[int] = None):
+                 save_dir: Optional[str | Path] = None, face_index: Optional[int] = None, local: bool = True,
+                 reach: Optional[float] = None):
         note = None
         if engine is None or isinstance(engine, (str, Path)):
             engine, note = load_engine(engine)
@@ -55,7 +57,8 @@ class ChatFacePanel:
         attributes = list(engine.attributes)
         if isinstance(sliders, int):
             sliders = attributes[:sliders]
-        state = PanelState(engine.contract.bounded(), active=sliders, steps=steps, sms=sms, strip=strip)
+        state = PanelState(engine.contract.bounded(), active=sliders, steps=steps, sms=sms, strip=strip, local=local,
+                           **({} if reach is None else {"reach": reach}))
         self.controller = PanelController(self.face, self.interpreter, state, stem=stem,
                                           save_dir=Path(save_dir) if save_dir else folder)
         self.display_size = int(display_size)
@@ -171,6 +174,13 @@ class ChatFacePanel:
         self.strip_box = W.Checkbox(value=snap.strip, description="strength strip", indent=False,
                                     layout=W.Layout(width="130px"))
         self.strip_box.add_class("cf-strip-toggle")
+        self.local_box = W.Checkbox(value=snap.local, description="local edit", indent=False,
+                                    layout=W.Layout(width="100px"))
+        self.local_box.add_class("cf-local")
+        self.reach_slider = W.FloatSlider(value=snap.reach, min=0.0, max=LOCAL_REACH_MAX, step=0.01, description="reach",
+                                          continuous_update=False, readout_format=".2f", disabled=not snap.local,
+                                          style={"description_width": "40px"}, layout=W.Layout(width="230px"))
+        self.reach_slider.add_class("cf-reach")
         self.undo_button = W.Button(description="Undo", icon="undo", layout=W.Layout(width="80px"))
         self.redo_button = W.Button(description="Redo", icon="repeat", layout=W.Layout(width="80px"))
         self.reset_button = W.Button(description="Reset", icon="refresh", layout=W.Layout(width="80px"))
@@ -182,6 +192,7 @@ class ChatFacePanel:
             button.add_class(f"cf-{cls}")
         controls = W.VBox([W.HTML("<b>Attributes</b>"), self.slider_box, self.add_menu,
                            W.HBox([self.steps_menu, self.sms_box, self.strip_box]),
+                           W.HBox([self.local_box, self.reach_slider]),
                            W.HBox([self.undo_button, self.redo_button, self.reset_button]),
                            W.HBox([self.save_button, self.recipe_button])],
                           layout=W.Layout(width="350px", flex="0 0 auto", margin="0 12px 8px 0"))
@@ -203,9 +214,13 @@ class ChatFacePanel:
                                     value=getattr(self.face.aligned, "index", 0), layout=W.Layout(
                                         width=f"{size}px", display="flex" if count > 1 else "none"))
         self.face_menu.add_class("cf-face")
+        self.image_region = W.Image(value=original, format="png", layout=_image_layout(size // 2))
+        self.image_region.add_class("cf-image-region")
+        self.region_view = W.VBox([W.HTML("Region"), self.image_region], layout=W.Layout(
+            margin="0 0 0 8px", display="flex" if snap.local else "none"))
         grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original, self.face_menu],
                               layout=W.Layout(margin="0 8px 0 0")),
-                       W.VBox([W.HTML("Edited"), self.image_edited])])
+                       W.VBox([W.HTML("Edited"), self.image_edited]), self.region_view])
         images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))],
                         layout=W.Layout(flex="0 0 auto"))
 
@@ -246,6 +261,8 @@ class ChatFacePanel:
         self.steps_menu.observe(self._forward(lambda change: self.controller.set_steps(change["new"])), names="value")
         self.sms_box.observe(self._forward(lambda change: self.controller.set_sms(change["new"])), names="value")
         self.strip_box.observe(self._forward(lambda change: self.controller.set_strip(change["new"])), names="value")
+        self.local_box.observe(self._forward(lambda change: self.controller.set_local(change["new"])), names="value")
+        self.reach_slider.observe(self._forward(lambda change: self.controller.set_reach(change["new"])), names="value")
         self.undo_button.on_click(self._forward(lambda _: self.controller.undo()))
         self.redo_button.on_click(self._forward(lambda _: self.controller.redo()))
         self.reset_button.on_click(self._forward(lambda _: self.controller.reset()))
@@ -325,6 +342,11 @@ class ChatFacePanel:
                 self.sms_box.value = snap.sms
                 self.strip_box.value = snap.strip
                 self.strip_view.layout.display = "flex" if snap.strip else "none"
+                self.local_box.value = snap.local
+                if self.reach_slider.value != snap.reach:
+                    self.reach_slider.value = snap.reach
+                self.reach_slider.disabled = not snap.local
+                self.region_view.layout.display = "flex" if snap.local else "none"
                 self.undo_button.disabled = not snap.can_undo
                 self.redo_button.disabled = not snap.can_redo
                 hidden = [a for a in self.state.attributes if a not in snap.active]
@@ -339,6 +361,8 @@ class ChatFacePanel:
     def _on_rendered(self, result: RenderResult) -> None:
         with self._lock:
             self.image_edited.value = png_bytes(result.image, self.display_size)
+            if result.region is not None:
+                self.image_region.value = png_bytes(result.region, self.display_size // 2)
             if result.strip:
                 self.strip_title.value = f"Strength strip: <b>{html.escape(result.strip_attribute)}</b>"
                 for widget, image in zip(self.strip_images, result.strip):

@@ -1,4 +1,4 @@
-"""Thread-safe panel state: slider strengths, decode steps, SMS, the strip switch, undo/redo history.
+"""Thread-safe panel state: slider strengths, decode steps, SMS, local edits and their reach, the strip switch, undo/redo history.
 
 Every change happens under one lock and bumps ``version``; listeners get an immutable
 :class:`Snapshot` after the lock is released. Several strengths set by one call (a chat plan) are one
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
-from ..contract import RESOLUTION, EditContract, StepPolicy, quantize  # noqa: F401  (RESOLUTION, quantize re-exported)
+from ..contract import LOCAL_REACH, RESOLUTION, EditContract, StepPolicy, check_reach, quantize  # noqa: F401
 
 HISTORY_LIMIT = 200  # undo entries kept
 
@@ -28,6 +28,8 @@ class Snapshot:
     active: tuple  # attributes that have a slider, in display order
     steps: int  # DDIM decode steps
     sms: bool  # ChatFace's stable manipulation strategy on/off
+    local: bool  # local edits (engine's local="auto"): outside the edit's region, the photo's own pixels
+    reach: float  # how far a local edit's region reaches (fraction of the image side)
     strip: bool  # also render the strength strip of the last-touched attribute
     touched: Optional[str]  # the attribute changed last (the strip shows it)
     can_undo: bool
@@ -42,17 +44,24 @@ class Snapshot:
     def render_key(self) -> tuple:
         """Everything the rendered images depend on (equal keys give equal images)."""
         strip_for = self.touched if self.strip else None
-        return (tuple(sorted(self.edits.items())), self.steps, self.sms, strip_for)
+        return (tuple(sorted(self.edits.items())), self.steps, self.sms, self.local, self.reach, strip_for)
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One undo/redo record: the edit, steps and SMS setting to go back to."""
+    """One undo/redo record: the edit, steps, SMS and local settings to go back to."""
 
     edits: Mapping[str, float]
     steps: int
     sms: bool
+    local: bool = True
+    reach: float = LOCAL_REACH
     touched: Optional[str] = None
+
+    @property
+    def key(self) -> tuple:
+        """What a change compares (not ``touched``)."""
+        return (dict(self.edits), self.steps, self.sms, self.local, self.reach)
 
 
 @dataclass
@@ -64,6 +73,8 @@ class _Fields:
     steps: int
     sms: bool
     strip: bool
+    local: bool = True
+    reach: float = LOCAL_REACH
     touched: Optional[str] = None
     undo: list = field(default_factory=list)
     redo: list = field(default_factory=list)
@@ -73,7 +84,8 @@ class PanelState:
     """Strengths, steps, SMS and history of one panel; all methods may be called from any thread."""
 
     def __init__(self, contract: EditContract | Iterable[str], active: Optional[Iterable[str]] = None,
-                 steps: Optional[int] = None, sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT):
+                 steps: Optional[int] = None, sms: bool = True, strip: bool = False, history_limit: int = HISTORY_LIMIT,
+                 local: bool = True, reach: float = LOCAL_REACH):
         if not isinstance(contract, EditContract):  # a plain list of names: default steps, interactive bound
             contract = EditContract(tuple(contract), steps=StepPolicy(default=steps or 8).bounded())
         self.contract = contract
@@ -86,7 +98,7 @@ class PanelState:
         chosen = [self.resolve(a) for a in (self.attributes[:4] if active is None else active)]
         chosen = list(dict.fromkeys(chosen))
         self._f = _Fields(strengths={a: 0.0 for a in chosen}, active=chosen, steps=int(steps), sms=bool(sms),
-                          strip=bool(strip))
+                          strip=bool(strip), local=bool(local), reach=check_reach(reach))
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -99,7 +111,8 @@ class PanelState:
         with self._lock:
             f = self._f
             return Snapshot(version=self._version, strengths=MappingProxyType(dict(f.strengths)),
-                            active=tuple(f.active), steps=f.steps, sms=f.sms, strip=f.strip, touched=f.touched,
+                            active=tuple(f.active), steps=f.steps, sms=f.sms, local=f.local, reach=f.reach,
+                            strip=f.strip, touched=f.touched,
                             can_undo=bool(f.undo), can_redo=bool(f.redo))
 
     @property
@@ -131,12 +144,12 @@ class PanelState:
 
     def _entry(self) -> _Entry:
         f = self._f
-        return _Entry({k: v for k, v in f.strengths.items() if v != 0.0}, f.steps, f.sms, f.touched)
+        return _Entry({k: v for k, v in f.strengths.items() if v != 0.0}, f.steps, f.sms, f.local, f.reach, f.touched)
 
     def _commit(self, before: _Entry) -> bool:
         """Bump the version if anything changed (pushing ``before`` to the undo stack); caller holds the lock."""
         after = self._entry()
-        if (after.edits, after.steps, after.sms) == (before.edits, before.steps, before.sms):
+        if after.key == before.key:
             return False
         self._f.undo.append(before)
         del self._f.undo[:-self.history_limit]
@@ -144,8 +157,9 @@ class PanelState:
         self._version += 1
         return True
 
-    def _set_locked(self, clean: Mapping[str, float], steps: Optional[int], sms: Optional[bool]) -> bool:
-        """Write strengths/steps/SMS as one recorded change; caller holds the lock."""
+    def _set_locked(self, clean: Mapping[str, float], steps: Optional[int], sms: Optional[bool],
+                    local: Optional[bool] = None, reach: Optional[float] = None) -> bool:
+        """Write strengths/steps/SMS/local/reach as one recorded change; caller holds the lock."""
         f = self._f
         before = self._entry()
         for name, value in clean.items():
@@ -158,6 +172,10 @@ class PanelState:
             f.steps = steps
         if sms is not None:
             f.sms = bool(sms)
+        if local is not None:
+            f.local = bool(local)
+        if reach is not None:
+            f.reach = reach
         return self._commit(before)
 
     def set_strength(self, name: str, value: float) -> bool:
@@ -165,13 +183,15 @@ class PanelState:
         return self.apply({name: value})
 
     def apply(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None,
-              sms: Optional[bool] = None) -> bool:
-        """Set several strengths (and optionally steps/SMS) as ONE change: one history entry, one render."""
+              sms: Optional[bool] = None, local: Optional[bool] = None, reach: Optional[float] = None) -> bool:
+        """Set several strengths (and optionally steps/SMS/local/reach) as ONE change: one history entry, one render."""
         clean = {self.resolve(k): quantize(v) for k, v in (edits or {}).items()}
         if steps is not None:
             steps = self.contract.steps.check(steps)
+        if reach is not None:
+            reach = round(check_reach(reach), 4)
         with self._lock:
-            changed = self._set_locked(clean, steps, sms)
+            changed = self._set_locked(clean, steps, sms, local, reach)
             snap = self.snapshot() if changed else None
         if changed:
             self._notify(snap)
@@ -184,6 +204,14 @@ class PanelState:
     def set_sms(self, sms: bool) -> bool:
         """Switch SMS on or off."""
         return self.apply(sms=sms)
+
+    def set_local(self, local: bool) -> bool:
+        """Switch local edits on (outside the region, the photo's own pixels) or off."""
+        return self.apply(local=local)
+
+    def set_reach(self, reach: float) -> bool:
+        """How far a local edit's region reaches (fraction of the image side, 0 … LOCAL_REACH_MAX)."""
+        return self.apply(reach=reach)
 
     def set_strip(self, strip: bool) -> bool:
         """Show or hide the strength strip (a view option: not recorded in the history)."""
@@ -226,7 +254,7 @@ class PanelState:
                 f.active.append(name)
         changed = [k for k in set(f.strengths) | set(entry.edits) if f.strengths.get(k, 0.0) != entry.edits.get(k, 0.0)]
         f.strengths = {k: float(entry.edits.get(k, 0.0)) for k in f.active}
-        f.steps, f.sms = entry.steps, entry.sms
+        f.steps, f.sms, f.local, f.reach = entry.steps, entry.sms, entry.local, entry.reach
         if len(changed) == 1:
             f.touched = changed[0]
         self._version += 1

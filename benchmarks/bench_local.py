@@ -1,0 +1,59 @@
+"""A local edit vs a plain one, side by side in one run: the slider-tick case (region already cached).
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_local.py [--model toy|tiny] [--repeats 15] [--steps N]
+
+Alternates local=True and local=False renders of the same face and edit (after one warm-up render
+of each, which inverts the photo once and computes the region once), and prints one JSON object with
+the medians and their ratio. Goal: local ≤ 1.3× plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from chatface_widgets.engine import Engine
+
+GOAL = 1.3
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="toy")
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--photo", default="sample:0")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    engine = Engine.load(args.model, threads=1)
+    face = engine.open(args.photo)
+    steps = args.steps or engine.info.default_steps
+    attribute = engine.attributes[0]
+    times = {"local": [], "plain": []}
+    strengths = [0.3 + 0.7 * k / max(1, args.repeats - 1) for k in range(args.repeats)]  # slider ticks
+    for local in (True, False):  # warm-up: trajectory and region once
+        face.render({attribute: 1.0}, steps=steps, local=local)
+    computed = face.region_computations
+    for s in strengths:
+        for name, local in (("local", True), ("plain", False)):
+            start = time.perf_counter()
+            face.render({attribute: s}, steps=steps, local=local)
+            times[name].append(time.perf_counter() - start)
+    local_ms, plain_ms = (1000 * statistics.median(times[k]) for k in ("local", "plain"))
+    print(json.dumps({
+        "model": engine.info.name, "attribute": attribute, "steps": steps, "repeats": args.repeats,
+        "local_ms": round(local_ms, 2), "plain_ms": round(plain_ms, 2), "ratio": round(local_ms / plain_ms, 3),
+        "goal": GOAL, "ok": local_ms / plain_ms <= GOAL,
+        "regions_computed_during_ticks": face.region_computations - computed,
+        "machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, 1 thread".strip(),
+        "device": str(engine.device)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
