@@ -182,9 +182,9 @@ def _official(name: str) -> ModelSpec:
     """An official DiffAE model from the weights cache (its error names the command that gets it)."""
     from .weights import resolve
 
-    weights_name, classifier, config = OFFICIAL[name]
+    weights_name, classifier, _ = OFFICIAL[name]  # the config: the file's card, else its official topology
     path = Path(resolve(weights_name))
-    return ModelSpec(name, "official", config, weights=path, folder=None, align=True,
+    return ModelSpec(name, "official", None, weights=path, folder=None, align=True,
                      classifier=classifier, judges="clip+arcface")
 
 

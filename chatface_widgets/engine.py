@@ -306,11 +306,16 @@ class Face:
         if local is False:
             return None
         mask = self.region(edits, steps, reach)
-        return mask if self._is_local(local, mask) else None
+        return mask if self._is_local(local, mask, edits) else None
 
-    def _is_local(self, local, region: torch.Tensor) -> bool:
-        """``local`` as a bool: "auto" edits locally unless the region covers more than AUTO_MAX_AREA."""
+    def _is_local(self, local, region: torch.Tensor, edits: Optional[Mapping[str, float]] = None) -> bool:
+        """``local`` as a bool. "auto" edits locally unless an edited attribute's card says local edits lose
+        it (``"local": false``, measured: the region cuts the edit off) or the region covers more than
+        AUTO_MAX_AREA of the image."""
         if local == "auto":
+            names = [k for k, v in self.engine.registry.validate(edits or {}).items() if v]
+            if any(self.engine.registry[n].card.get("local") is False for n in names):
+                return False
             return float(region.mean()) <= AUTO_MAX_AREA
         if isinstance(local, bool):
             return local
@@ -358,7 +363,7 @@ class Face:
         keep = None
         if local is not False:  # each edit its own region; one "auto" declines (a whole-image region) → mask of ones
             masks = [self.region(e, steps, reach) for e in edits_list]
-            chosen = [self._is_local(local, m) for m in masks]
+            chosen = [self._is_local(local, m, e) for m, e in zip(masks, edits_list)]
             if any(chosen):
                 masks = [m if ok else torch.ones_like(m) for m, ok in zip(masks, chosen)]
                 keep = local_edits.KeepOutside(trajectory, torch.cat(masks))

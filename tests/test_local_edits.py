@@ -163,3 +163,19 @@ def test_real_photo_path_keeps_the_whole_photo_outside_the_pasted_edit_region(en
     assert np.any(plain != before, axis=-1).sum() > np.any(pasted != before, axis=-1).sum()
     # an empty region pastes nothing at all
     assert np.array_equal(np.asarray(face.aligned.paste(face.image, mask=np.zeros_like(mask))), before)
+
+
+def test_auto_keeps_global_edits_for_attributes_whose_card_says_local_loses_them():
+    from chatface_widgets.engine import Engine
+
+    engine = Engine.load("toy")
+    assert engine.registry["curly hair"].card.get("local") is False
+    face = engine.open("sample:ben")
+    curly = {"curly hair": 1.0}
+    assert face.local_mask(curly, local="auto") is None
+    assert face.render(curly, local="auto").tobytes() == face.render(curly, local=False).tobytes()
+    glasses = {"eyeglasses": 1.0}
+    assert face.local_mask(glasses, local="auto") is not None
+    assert face.render(glasses, local="auto").tobytes() == face.render(glasses, local=True).tobytes()
+    both = {"eyeglasses": 1.0, "curly hair": 0.5}  # one attribute that loses its edit makes the whole edit global
+    assert face.local_mask(both, local="auto") is None
