@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from .files import OutputError, atomic_path, atomic_write_bytes, check_not_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}  # picked up from folders
-DEFAULT_BATCH = 4  # faces per network call: the fastest measured on 2 shared CPU cores (BENCHMARKS.md); raise it on a GPU
+DEFAULT_BATCH = 16  # faces per network call: the fastest measured on 2 idle CPU cores (1.69x one at a time; BENCHMARKS.md)
 MANIFEST, HEADER = "manifest.jsonl", "batch.json"
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
 
