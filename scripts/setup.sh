@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install chatface-widgets with the given extras (default: all).
+# Create .venv (if missing) and install chatface-widgets with the given extras (default: what editing
+# needs, widgets,llm,embed,align; "all" adds [train], whose open_clip pulls torchvision and with it a
+# torch build to match: on a CPU machine get both from PyTorch's CPU index, step 4 below).
 # Re-runnable: an existing .venv and its torch are kept; only the package is reinstalled.
 #
 # Torch is not pinned by the package (any torch>=2.1). Where it comes from, first match wins:
@@ -21,7 +23,7 @@ if [ "${1:-}" = "--plan" ]; then
   plan_only=1
   shift
 fi
-extras="${1:-all}"
+extras="${1:-widgets,llm,embed,align}"
 base_python="${CHATFACE_PYTHON:-python3}"
 cpu_index="${CHATFACE_TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}"
 venv_python=".venv/bin/python"
@@ -93,8 +95,8 @@ if ! has_torch "$venv_python"; then
         "$venv_python" -m pip install -q "$wheel" && installed=1
       fi
       if [ "$installed" = "0" ]; then
-        echo "setup.sh: no CUDA here; installing CPU-only torch from $cpu_index"
-        "$venv_python" -m pip install -q torch --index-url "$cpu_index" && installed=1
+        echo "setup.sh: no CUDA here; installing CPU-only torch and torchvision from $cpu_index"
+        "$venv_python" -m pip install -q torch torchvision --index-url "$cpu_index" && installed=1
       fi ;;
   esac
   if [ "$installed" = "0" ] && ! has_torch "$venv_python"; then
