@@ -303,19 +303,24 @@ class Face:
     def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
                    reach: Optional[float] = None) -> Optional[torch.Tensor]:
         """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local."""
-        if local is False:
+        if not self._needs_region(local, edits):
             return None
         mask = self.region(edits, steps, reach)
-        return mask if self._is_local(local, mask, edits) else None
+        return mask if self._is_local(local, mask) else None
 
-    def _is_local(self, local, region: torch.Tensor, edits: Optional[Mapping[str, float]] = None) -> bool:
-        """``local`` as a bool. "auto" edits locally unless an edited attribute's card says local edits lose
-        it (``"local": false``, measured: the region cuts the edit off) or the region covers more than
-        AUTO_MAX_AREA of the image."""
+    def _needs_region(self, local, edits: Optional[Mapping[str, float]]) -> bool:
+        """False when the render is global whatever the region: local off, or "auto" with an edited
+        attribute whose card says local edits lose it (``"local": false``: the region cut the edit off)."""
+        if local is False:
+            return False
         if local == "auto":
             names = [k for k, v in self.engine.registry.validate(edits or {}).items() if v]
-            if any(self.engine.registry[n].card.get("local") is False for n in names):
-                return False
+            return not any(self.engine.registry[n].card.get("local") is False for n in names)
+        return True
+
+    def _is_local(self, local, region: torch.Tensor) -> bool:
+        """``local`` as a bool for a computed region: "auto" edits locally unless it covers more than AUTO_MAX_AREA."""
+        if local == "auto":
             return float(region.mean()) <= AUTO_MAX_AREA
         if isinstance(local, bool):
             return local
@@ -361,9 +366,11 @@ class Face:
         z_edit = torch.cat(codes_list)
         n = z_edit.shape[0]
         keep = None
-        if local is not False:  # each edit its own region; one "auto" declines (a whole-image region) → mask of ones
-            masks = [self.region(e, steps, reach) for e in edits_list]
-            chosen = [self._is_local(local, m, e) for m, e in zip(masks, edits_list)]
+        wanted = [self._needs_region(local, e) for e in edits_list]
+        if any(wanted):  # each edit its own region; one that stays global gets a whole-image mask of ones
+            masks = [self.region(e, steps, reach) if w else torch.ones_like(self.x0[:, :1])
+                     for e, w in zip(edits_list, wanted)]
+            chosen = [w and self._is_local(local, m) for m, w in zip(masks, wanted)]
             if any(chosen):
                 masks = [m if ok else torch.ones_like(m) for m, ok in zip(masks, chosen)]
                 keep = local_edits.KeepOutside(trajectory, torch.cat(masks))
