@@ -10,7 +10,7 @@ from conftest import FIXTURES_ENV, IN_REPO_FIXTURES, fixture_path, fixtures_root
 
 TESTS = Path(__file__).resolve().parent
 
-# A path that leaves the clone for a sibling shared/ folder: "../shared", parents[2] / "shared", "/work/shared".
+# A path that leaves the clone for a sibling shared/ folder (the parent's "shared", by any spelling).
 _OUTSIDE = re.compile(r"""\.\./shared|/work/shared|parents\[\d\]\s*/\s*["']shared["']|\.parent\s*/\s*["']shared["']""")
 
 
@@ -36,7 +36,7 @@ def test_environment_variable_overrides_the_root(monkeypatch, tmp_path):
 
 
 def test_no_test_reads_fixtures_from_outside_the_clone():
-    """A user's clone has no ../shared beside it: every fixture path goes through conftest's helper."""
+    """A user's clone has no shared/ folder beside it: every fixture path goes through conftest's helper."""
     offenders = []
     for path in sorted(TESTS.rglob("*.py")):
         if path == Path(__file__).resolve() or "fixtures" in path.relative_to(TESTS).parts[:1]:
@@ -44,12 +44,14 @@ def test_no_test_reads_fixtures_from_outside_the_clone():
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _OUTSIDE.search(line):
                 offenders.append(f"{path.relative_to(TESTS.parent)}:{number}: {line.strip()}")
-    assert not offenders, "use conftest.fixture_path(...) instead of ../shared:\n" + "\n".join(offenders)
+    assert not offenders, "use conftest.fixture_path(...) instead of the sibling shared/ folder:\n" + "\n".join(offenders)
 
 
 def test_pattern_catches_the_old_spellings():
-    for line in ('FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"',
-                 'REPO.parent / "shared" / "fixtures"', 'open("../shared/fixtures/x")', "'/work/shared/fixtures'"):
+    sibling, up = "shared", ".."  # spelled in parts so that this file itself names no outside path
+    for line in (f'FIXTURES = Path(__file__).resolve().parents[2] / "{sibling}" / "fixtures"',
+                 f'REPO.parent / "{sibling}" / "fixtures"', f'open("{up}/{sibling}/fixtures/x")',
+                 f"'/work/{sibling}/fixtures'"):
         assert _OUTSIDE.search(line), line
     assert not _OUTSIDE.search('fixture_path("diffae", "shared_weights.json")')
     assert conftest.fixtures_root is fixtures_root
