@@ -31,6 +31,7 @@ BUILTIN, TINY = "toy", "tiny"
 OFFICIAL = {"ffhq256": ("ffhq256_autoenc", "ffhq256_autoenc_cls", configs.FFHQ256),
             "ffhq128": ("ffhq128_autoenc_130M", "ffhq128_autoenc_cls", configs.FFHQ128)}
 ALIASES = {weights: name for name, (weights, _, _) in OFFICIAL.items()}
+WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")  # what a model file may be
 TINY_ATTRIBUTES = ("smile", "eyeglasses", "red lipstick", "curly hair", "gray hair", "beard", "blue eyes", "pale skin")
 
 
@@ -174,6 +175,9 @@ def find(name_or_path) -> ModelSpec:
                                     "(a `chatface train-diffae` run)")
         path = inside[0]
     if path.is_file():
+        if path.suffix.lower() not in WEIGHT_SUFFIXES:
+            raise FileNotFoundError(f"{path} is not a model file: a model is a weights file "
+                                    f"({', '.join(WEIGHT_SUFFIXES)}) or a folder holding diffae.safetensors")
         return _from_file(path)
     raise FileNotFoundError(f"unknown model {text!r}: not a file or model folder, and not one of: {', '.join(names())}")
 

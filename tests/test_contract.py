@@ -113,3 +113,12 @@ def test_the_engine_finds_a_users_mapper_and_says_which_file_it_uses(tmp_path, m
         engine = Engine.load("toy")
     assert engine.registry["smile"].card["_path"] == str(mine / "smile.safetensors")
     assert len(engine.attributes) == 8
+
+
+def test_a_file_that_is_no_model_is_named_as_such(tmp_path):
+    from chatface_widgets.catalogue import find
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG not really")
+    with pytest.raises(FileNotFoundError, match="photo.png is not a model file"):
+        find(photo)
