@@ -261,7 +261,10 @@ class Face:
 
     def edit_code(self, edits: Optional[Mapping[str, float]] = None) -> torch.Tensor:
         """z_edit for a dict of strengths (ChatFace Eq. 12); unknown names raise UnknownAttributeError."""
-        clean = self.engine.registry.validate(edits or {})
+        return self._code(self.engine.registry.validate(edits or {}))
+
+    def _code(self, clean: Mapping[str, float]) -> torch.Tensor:
+        """z_edit for strengths the registry already validated (canonical names)."""
         if not any(clean.values()):
             return self.z
         return self.engine.registry.compose_validated(self.z, clean)
@@ -293,7 +296,11 @@ class Face:
         the score is computed once per face, so moving a slider re-uses it.
         """
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
-        clean = {k: v for k, v in self.engine.registry.validate(edits or {}).items() if v != 0.0}
+        return self._region(self.engine.registry.validate(edits or {}), steps, reach)
+
+    def _region(self, clean: Mapping[str, float], steps: int, reach: Optional[float]) -> torch.Tensor:
+        """:meth:`region` for validated strengths and a checked step count."""
+        clean = {k: v for k, v in clean.items() if v != 0.0}
         reach = LOCAL_REACH if reach is None else check_reach(reach)
         if not clean:
             return torch.zeros_like(self.x0[:, :1])
@@ -303,19 +310,20 @@ class Face:
     def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
                    reach: Optional[float] = None) -> Optional[torch.Tensor]:
         """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local."""
-        if not self._needs_region(local, edits):
+        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
+        clean = self.engine.registry.validate(edits or {})
+        if not self._needs_region(local, clean):
             return None
-        mask = self.region(edits, steps, reach)
+        mask = self._region(clean, steps, reach)
         return mask if self._is_local(local, mask) else None
 
-    def _needs_region(self, local, edits: Optional[Mapping[str, float]]) -> bool:
+    def _needs_region(self, local, clean: Mapping[str, float]) -> bool:
         """False when the render is global whatever the region: local off, or "auto" with an edited
         attribute whose card says local edits lose it (``"local": false``: the region cut the edit off)."""
         if local is False:
             return False
         if local == "auto":
-            names = [k for k, v in self.engine.registry.validate(edits or {}).items() if v]
-            return not any(self.engine.registry[n].card.get("local") is False for n in names)
+            return not any(self.engine.registry.get(n).card.get("local") is False for n, v in clean.items() if v)
         return True
 
     def _is_local(self, local, region: torch.Tensor) -> bool:
@@ -362,14 +370,15 @@ class Face:
         """Decode a batch of edits; local ones keep the photo's trajectory outside their (united) regions."""
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         trajectory = self.trajectory(steps)
-        codes_list = [self.edit_code(e) for e in edits_list]
+        cleans = [self.engine.registry.validate(e or {}) for e in edits_list]  # once per edit
+        codes_list = [self._code(c) for c in cleans]
         z_edit = torch.cat(codes_list)
         n = z_edit.shape[0]
         keep = None
-        wanted = [self._needs_region(local, e) for e in edits_list]
+        wanted = [self._needs_region(local, c) for c in cleans]
         if any(wanted):  # each edit its own region; one that stays global gets a whole-image mask of ones
-            masks = [self.region(e, steps, reach) if w else torch.ones_like(self.x0[:, :1])
-                     for e, w in zip(edits_list, wanted)]
+            masks = [self._region(c, steps, reach) if w else torch.ones_like(self.x0[:, :1])
+                     for c, w in zip(cleans, wanted)]
             chosen = [w and self._is_local(local, m) for m, w in zip(masks, wanted)]
             if any(chosen):
                 masks = [m if ok else torch.ones_like(m) for m, ok in zip(masks, chosen)]
