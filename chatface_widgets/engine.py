@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from .contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
+from .contract import LOCAL_REACH, REGION_PRIORS, EditContract, StepPolicy, check_reach
 from .diffusion import conditioning, local as local_edits, samplers
 from .diffusion.respacing import check_steps
 from .diffusion.schedule import Schedule, make_schedule
@@ -35,6 +35,8 @@ from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
 
 SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
 LOCAL_THRESHOLD = 0.5  # edit score (0…1, DiffEdit's normalised |Δx̂0|) at which a pixel is in the region
+_UNSET = object()
+RECON_CACHE_SIZE = 32  # masked reconstructions kept per face (one per set of edited attributes, sign and reach)
 AUTO_MAX_AREA = 0.6  # local="auto" edits locally unless the region covers more of the image than this
 
 
@@ -78,6 +80,7 @@ class Engine:
         self.speed = safe_prepare(self.model, device, speed)  # raw prediction for the samplers; "off": the model itself
         self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
         self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
+        self._parser = _UNSET  # the face parser, loaded on first use (see parser)
 
     @contextmanager
     def compute(self):
@@ -106,6 +109,19 @@ class Engine:
                          align=spec.aligns(card) if align is None else bool(align),
                          default_steps=model.config.default_steps, image_size=model.config.image_size)
         return cls(model, registry, info, pick_device(device), speed=speed, threads=threads, spec=spec)
+
+    @property
+    def parser(self):
+        """The model's face parser (models.face_parser.FaceParser) when its folder ships one, else None; loaded once."""
+        if self._parser is _UNSET:
+            folder = getattr(self.spec, "folder", None)
+            parser = None
+            if folder is not None:
+                from .models.face_parser import load_parser
+
+                parser = load_parser(folder)
+            self._parser = parser.to(self.device) if parser is not None else None
+        return self._parser
 
     @property
     def contract(self) -> EditContract:
@@ -245,6 +261,8 @@ class Face:
         self._trajectories: dict[int, local_edits.Trajectory] = {}  # steps -> s_0 … s_T of DDIM inversion
         self._scores: dict[tuple, torch.Tensor] = {}  # (attribute, sign, steps) -> edit score (1, 1, H, W)
         self._noise_lock = threading.Lock()  # guards both caches
+        self._parts = _UNSET  # (part names, probabilities) once parts() has looked
+        self._recons: dict[tuple, torch.Tensor] = {}  # (steps, reach, signed attributes) -> masked reconstruction
         self.region_computations = 0  # how many edit scores were computed (the cache's work; tests read it)
 
     def trajectory(self, steps: int) -> local_edits.Trajectory:
@@ -305,7 +323,46 @@ class Face:
         if not clean:
             return torch.zeros_like(self.x0[:, :1])
         scores = self._attribute_scores([(name, 1.0 if v > 0 else -1.0) for name, v in clean.items()], steps)
+        names = [name for name, v in clean.items()]
+        scores = [s if prior is None else local_edits.restrict(s, prior)
+                  for s, prior in zip(scores, (self._prior(n) for n in names))]
         return local_edits.union([local_edits.soft_region(s, reach, LOCAL_THRESHOLD) for s in scores])
+
+    def parts(self) -> Optional[tuple[tuple[str, ...], torch.Tensor]]:
+        """(part names, per-pixel probabilities (1, P, H, W)) of this face, or None when nothing can tell.
+
+        A photo aligned with dlib gets maps drawn from its 68 landmarks; a photo of the built-in world
+        gets the model's face parser (``parser.safetensors`` beside the weights). Computed once.
+        """
+        with self._noise_lock:
+            if self._parts is _UNSET:
+                self._parts = self._find_parts()
+            return self._parts
+
+    def _find_parts(self):
+        """:meth:`parts`, uncached."""
+        size = self.x0.shape[-1]
+        if self.aligned is not None:
+            from .landmark_parts import PARTS_NAMES, landmark_parts
+
+            points = self.aligned.to_crop(self.aligned.landmarks, size)
+            maps = torch.from_numpy(landmark_parts(points, size)).to(self.x0.device)[None]
+            return tuple(PARTS_NAMES), maps
+        parser = self.engine.parser
+        if parser is None:
+            return None
+        return tuple(parser.config.parts), parser.probabilities(self.x0).to(self.x0.device)
+
+    def _prior(self, name: str) -> Optional[torch.Tensor]:
+        """Where attribute ``name`` may act on this face (diffusion.local.part_prior), None without parts or a prior."""
+        rule = self.engine.registry.get(name).card.get("region") or REGION_PRIORS.get(name)
+        found = self.parts() if rule else None
+        if found is None:
+            return None
+        names, maps = found
+        wanted, grow = (rule["parts"], rule.get("grow", 0.0)) if isinstance(rule, Mapping) else rule
+        indices = [names.index(p) for p in wanted if p in names]
+        return local_edits.part_prior(maps, indices, grow) if indices else None
 
     def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
                    reach: Optional[float] = None) -> Optional[torch.Tensor]:
@@ -367,29 +424,69 @@ class Face:
         return to_pil(self._render_batch(list(edits_list), steps, sms, None, local, reach))
 
     def _render_batch(self, edits_list: list, steps, sms: bool, callback, local, reach) -> torch.Tensor:
-        """Decode a batch of edits; local ones keep the photo's trajectory outside their (united) regions."""
+        """Decode a batch of edits; local ones keep the photo outside their (united) regions and, inside,
+        are the photo plus what the edit changes (diffusion.local.transfer)."""
         steps = check_steps(self.engine.info.default_steps if steps is None else steps)
         trajectory = self.trajectory(steps)
         cleans = [self.engine.registry.validate(e or {}) for e in edits_list]  # once per edit
         codes_list = [self._code(c) for c in cleans]
         z_edit = torch.cat(codes_list)
         n = z_edit.shape[0]
-        keep = None
-        wanted = [self._needs_region(local, c) for c in cleans]
-        if any(wanted):  # each edit its own region; one that stays global gets a whole-image mask of ones
-            masks = [self._region(c, steps, reach) if w else torch.ones_like(self.x0[:, :1])
-                     for c, w in zip(cleans, wanted)]
-            chosen = [w and self._is_local(local, m) for m, w in zip(masks, wanted)]
-            if any(chosen):
-                masks = [m if ok else torch.ones_like(m) for m, ok in zip(masks, chosen)]
-                keep = local_edits.KeepOutside(trajectory, torch.cat(masks))
-        if keep is not None and not bool((keep.mask > 0).any()):  # nothing to edit anywhere: the photo itself
-            x = self.x0.expand(n, -1, -1, -1).clone()
-        else:
+        regions = self._batch_regions(cleans, steps, local, reach)
+        if regions is None:
             x_T, z = trajectory.x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
             codes = self.z if n == 1 and codes_list[0] is self.z else _codes(z, z_edit, sms)
-            x = self.engine.decode(x_T, codes, steps, callback=callback, keep=keep)
-        return x
+            return self.engine.decode(x_T, codes, steps, callback=callback)
+        masks = [torch.ones_like(self.x0[:, :1]) if r is None else r[1] for r in regions]
+        if not any(bool((m > 0).any()) for m in masks):  # nothing to edit anywhere: the photo itself
+            return self.x0.expand(n, -1, -1, -1).clone()
+        keys = [None if r is None else r[0] for r in regions]
+        with self._noise_lock:
+            missing = {k: m for k, m in zip(keys, masks) if k is not None and k not in self._recons}
+        # Each missing reconstruction (z, same mask) rides in the same batch as the edits, after them.
+        z_all = torch.cat([z_edit] + [self.z] * len(missing))
+        mask_all = torch.cat(masks + list(missing.values()))
+        total = z_all.shape[0]
+        x_T, z = trajectory.x_T.expand(total, -1, -1, -1), self.z.expand(total, -1)
+        stopped = []
+
+        def step_callback(info: dict):
+            answer = callback({**info, "x": info["x"][:n], "denoised": info["denoised"][:n]})
+            if answer is False:
+                stopped.append(True)
+            return answer
+
+        x = self.engine.decode(x_T, _codes(z, z_all, sms), steps, callback=step_callback if callback else None,
+                               keep=local_edits.KeepOutside(trajectory, mask_all))
+        if stopped:  # an early stop: the latest prediction, never cached
+            return x[:n]
+        with self._noise_lock:
+            for j, key in enumerate(missing):
+                self._recons[key] = x[n + j:n + j + 1]
+            while len(self._recons) > RECON_CACHE_SIZE:
+                self._recons.pop(next(iter(self._recons)))
+            recons = [None if k is None else self._recons[k] for k in keys]
+        out = x[:n].clone()
+        for i, recon in enumerate(recons):
+            if recon is not None:
+                out[i:i + 1] = local_edits.transfer(self.x0, out[i:i + 1], recon)
+        return out
+
+    def _batch_regions(self, cleans: list, steps: int, local, reach) -> Optional[list]:
+        """Per edit: None (decoded globally) or (cache key, mask); None for the whole batch when nothing is local."""
+        wanted = [self._needs_region(local, c) for c in cleans]
+        if not any(wanted):
+            return None
+        reach = LOCAL_REACH if reach is None else check_reach(reach)
+        regions = []
+        for clean, w in zip(cleans, wanted):
+            mask = self._region(clean, steps, reach) if w else None
+            if mask is None or not self._is_local(local, mask):
+                regions.append(None)
+                continue
+            signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))
+            regions.append(((steps, reach, signed), mask))
+        return regions if any(r is not None for r in regions) else None
 
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
         """Invert and decode with no edit (never local: the model's own reconstruction)."""

@@ -179,3 +179,61 @@ def test_auto_keeps_global_edits_for_attributes_whose_card_says_local_loses_them
     assert face.render(glasses, local="auto").tobytes() == face.render(glasses, local=True).tobytes()
     both = {"eyeglasses": 1.0, "curly hair": 0.5}  # one attribute that loses its edit makes the whole edit global
     assert face.local_mask(both, local="auto") is None
+
+
+def test_transfer_keeps_the_photo_where_the_edit_changes_nothing_and_the_edit_where_it_replaces():
+    photo = torch.full((1, 3, 4, 4), 0.2)
+    recon = torch.full((1, 3, 4, 4), 0.1)  # the decoder's approximation of the photo
+    edited = recon.clone()
+    edited[..., 0, 0] = 0.9  # replaced: |Δ| = 0.8 ≥ tolerance
+    edited[..., 1, 1] = 0.4  # changed half way: |Δ| = 0.3
+    out = local.transfer(photo, edited, recon, tolerance=0.6)
+    assert torch.equal(out[..., 2:, 2:], photo[..., 2:, 2:])  # untouched: the photo's own values, exactly
+    assert torch.equal(out[..., 0, 0], edited[..., 0, 0])  # replaced: the edit itself, no ghost of the photo
+    torch.testing.assert_close(out[..., 1, 1], torch.full((1, 3), 0.4 + 0.5 * 0.1))  # half the photo's detail kept
+
+
+def test_part_prior_grows_the_named_parts_and_restrict_rescales_inside_it():
+    parts = torch.zeros(1, 3, 9, 9)
+    parts[:, 0] = 1.0
+    parts[:, 0, 4, 4], parts[:, 2, 4, 4] = 0.0, 1.0  # part 2 is one pixel
+    prior = local.part_prior(parts, [2], grow=1 / 9)
+    assert prior.sum() == 9 and prior[0, 0, 3:6, 3:6].sum() == 9
+    score = torch.zeros(1, 1, 9, 9)
+    score[..., 0, 0], score[..., 4, 4] = 1.0, 0.4  # the strongest change lies outside the prior
+    inside = local.restrict(score, prior)
+    assert inside[0, 0, 0, 0] == 0 and inside[0, 0, 4, 4] == 1.0
+    assert torch.equal(local.restrict(score, torch.zeros_like(prior)), score)  # an empty prior: no restriction
+
+
+def test_region_stays_inside_the_attributes_parts(engine):
+    face = engine.open(sample_photo(1, size=48))
+    names = ("background", "skin", "hair", "eyes", "mouth", "glasses", "clothes", "beard")
+    maps = torch.zeros(1, len(names), 48, 48)
+    maps[:, 0] = 1.0
+    maps[:, 0, 30:36, 18:30], maps[:, names.index("mouth"), 30:36, 18:30] = 0.0, 1.0
+    face._parts = (names, maps)
+    region = face.region({"smile": 1.0}, steps=8, reach=0.0)[0, 0]
+    grow = round(0.10 * 48)  # contract.REGION_PRIORS["smile"]
+    allowed = torch.zeros(48, 48, dtype=torch.bool)
+    allowed[30 - grow:36 + grow, 18 - grow:30 + grow] = True
+    assert bool((region > 0).any()) and not bool((region[~allowed] > 0).any())
+
+
+def test_a_slider_tick_decodes_no_second_reconstruction(engine, face, monkeypatch):
+    batches = []
+    real = engine.decode
+
+    def counting(x_T, *args, **kwargs):
+        batches.append(x_T.shape[0])
+        return real(x_T, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "decode", counting)
+    first = face.render_tensor({"smile": 0.4}, steps=8, local=True)
+    second = face.render_tensor({"smile": 0.9}, steps=8, local=True)
+    assert batches == [2, 1]  # the edit plus its masked reconstruction once, then the edit alone
+    assert not torch.equal(first, second)
+    stopped = face.render_tensor({"beard": 0.5}, steps=8, local=True, callback=lambda info: False)
+    assert stopped.shape[0] == 1 and batches[-1] == 2  # a stopped render shows the edit's rows only ...
+    face.render_tensor({"beard": 0.5}, steps=8, local=True)
+    assert batches[-1] == 2  # ... and caches nothing it did not finish

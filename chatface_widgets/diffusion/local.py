@@ -13,6 +13,10 @@ Three small pieces the samplers and the engine combine (no engine knowledge here
   so outside the region the decoder follows the photo's own trajectory while the edit forms
   (RePaint / Blended Diffusion style blending, deterministic), and after the last step the outside
   IS the photo (m = 0 gives s exactly).
+* :func:`transfer`: inside the region, what the edit leaves alone is the photo's own pixels too (not
+  the decoder's approximation of them): the edit plus the detail its reconstruction missed, faded
+  out where the edit replaces what was there. The edit and the reconstruction are decoded with the
+  same mask from the same x_T.
 
 Masks are (B or 1, 1, H, W) float tensors in [0, 1]; 1 = the edit acts, 0 = the photo's own pixels.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +75,25 @@ class KeepOutside:
     def finish(self, x0_hat: torch.Tensor) -> torch.Tensor:
         """A predicted clean image (a preview, or an early stop) with the photo itself outside the mask."""
         return _blend(self.trajectory.x0, x0_hat, self.mask)
+
+
+TRANSFER_TOLERANCE = 0.6  # |edit − reconstruction| ([-1, 1] units) from which a pixel is the edit's own, not photo + change
+
+
+def transfer(photo: torch.Tensor, edited: torch.Tensor, reconstructed: torch.Tensor,
+             tolerance: Optional[float] = None) -> torch.Tensor:
+    """The edit with the photo's own detail where the edit leaves things alone: edited + (1 − w)·(photo − reconstructed).
+
+    w = min(1, |Δ| / tolerance) with Δ = edited − reconstructed (its channel maximum): where the edit changes nothing (Δ = 0) the result is exactly the photo; where it replaces
+    what was there (|Δ| ≥ tolerance) it is exactly the edit, so no ghost of the old content remains.
+    """
+    tolerance = TRANSFER_TOLERANCE if tolerance is None else float(tolerance)
+    photo, reconstructed = photo.to(edited.dtype), reconstructed.to(edited.dtype)
+    delta = edited - reconstructed
+    change = delta.abs().amax(1, keepdim=True)
+    w = (change / tolerance).clamp(0.0, 1.0)
+    out = (edited + (1.0 - w) * (photo - reconstructed)).clamp(-1.0, 1.0)
+    return torch.where(change == 0, photo, out)
 
 
 def _blend(known: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -128,6 +151,28 @@ def _fade(grown: torch.Tensor, radius: int) -> torch.Tensor:
         ring = F.max_pool2d(ring, 3, stride=1, padding=1)
         out = torch.maximum(out, ring * (1.0 - r / (radius + 1)))
     return out
+
+
+PRIOR_FLOOR = 0.1  # an edit score peak inside a prior below this counts as "the edit does not act there"
+
+
+def part_prior(parts: torch.Tensor, indices: Sequence[int], grow: float) -> torch.Tensor:
+    """Where an attribute may act, (B, 1, H, W) in {0, 1}: pixels whose listed parts are likelier than not, grown by grow·side.
+
+    ``parts``: per-pixel part probabilities (B, P, H, W) from a face parser or landmark maps.
+    """
+    likely = (parts[:, list(indices)].sum(1, keepdim=True) >= 0.5).to(torch.float32)
+    radius = max(0, int(round(float(grow) * parts.shape[-1])))
+    return F.max_pool2d(likely, 2 * radius + 1, stride=1, padding=radius) if radius else likely
+
+
+def restrict(score: torch.Tensor, prior: torch.Tensor, floor: float = PRIOR_FLOOR) -> torch.Tensor:
+    """The edit score inside a prior only, rescaled to its own peak there (at least ``floor``); the score itself where the prior is empty."""
+    if not bool((prior > 0).any()):
+        return score
+    inside = score * prior.to(score.dtype)
+    peak = inside.amax(dim=(1, 2, 3), keepdim=True).clamp_min(floor)
+    return (inside / peak).clamp(0.0, 1.0)
 
 
 def union(masks: Sequence[torch.Tensor]) -> torch.Tensor:
