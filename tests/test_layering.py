@@ -19,7 +19,7 @@ LAYERS = (
     ("models", ("models",)),  # networks and their files; know no schedule
     ("diffusion", ("diffusion",)),  # schedule, one DDIM step, samplers, conditioning schedules
     ("editing", ("editing",)),  # attribute registry, z_edit composition (Eq. 12)
-    ("engine", ("engine", "catalogue", "speed", "photo", "align", "weights", "download")),
+    ("engine", ("engine", "catalogue", "speed", "photo", "align", "landmark_parts", "weights", "download")),
     ("above", ("chat", "widgets", "cli", "__main__", "toy", "train", "eval", "bench", "testing", "")),
 )
 CHAT_MAY_IMPORT = ("contract", "files", "diffusion.respacing", "chat")  # and no torch
