@@ -93,3 +93,21 @@ def test_monotone_and_nanmean():
     assert M.monotone([0.1, math.nan, 0.2])
     assert M.nanmean([1.0, math.nan, 3.0]) == 2.0
     assert math.isnan(M.nanmean([math.nan]))
+
+
+def test_texture_sees_curls_and_not_a_new_outline():
+    from chatface_widgets.eval.metrics import texture, texture_shown
+
+    flat = np.full((12, 12, 3), 0.4)
+    curls = flat.copy()
+    curls[::2, ::3] = 0.1  # dark arcs inside the hair
+    inside = np.zeros((12, 12), bool)
+    inside[3:10, 3:10] = True
+    assert texture(flat, inside) < 1e-12 and texture(curls, inside) > 0.05
+    reshaped = flat.copy()
+    reshaped[:, :2] = 0.9  # a new outline outside the part: nothing inside changes
+    assert texture(reshaped, inside) < 1e-12
+    assert texture_shown(texture(curls, inside), 0.0, texture(curls, inside)) == 1.0
+    assert texture_shown(texture(reshaped, inside), 0.0, texture(curls, inside)) == 0.0
+    assert np.isnan(texture_shown(0.1, 0.2, 0.2))  # the renderer draws no texture here: nothing to show
+    assert np.isnan(texture(flat, np.zeros((12, 12), bool)))

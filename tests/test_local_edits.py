@@ -207,16 +207,20 @@ def test_part_prior_grows_the_named_parts_and_restrict_rescales_inside_it():
 
 
 def test_region_stays_inside_the_attributes_parts(engine):
+    from chatface_widgets.contract import REGION_PRIORS
+
     face = engine.open(sample_photo(1, size=48))
+    n = face.x0.shape[-1]
     names = ("background", "skin", "hair", "eyes", "mouth", "glasses", "clothes", "beard")
-    maps = torch.zeros(1, len(names), 48, 48)
+    maps = torch.zeros(1, len(names), n, n)
     maps[:, 0] = 1.0
-    maps[:, 0, 30:36, 18:30], maps[:, names.index("mouth"), 30:36, 18:30] = 0.0, 1.0
+    y0, y1, x0, x1 = int(0.6 * n), int(0.75 * n), int(0.35 * n), int(0.65 * n)
+    maps[:, 0, y0:y1, x0:x1], maps[:, names.index("mouth"), y0:y1, x0:x1] = 0.0, 1.0
     face._parts = (names, maps)
     region = face.region({"smile": 1.0}, steps=8, reach=0.0)[0, 0]
-    grow = round(0.10 * 48)  # contract.REGION_PRIORS["smile"]
-    allowed = torch.zeros(48, 48, dtype=torch.bool)
-    allowed[30 - grow:36 + grow, 18 - grow:30 + grow] = True
+    grow = round(REGION_PRIORS["smile"][1] * n)
+    allowed = torch.zeros(n, n, dtype=torch.bool)
+    allowed[y0 - grow:y1 + grow, x0 - grow:x1 + grow] = True
     assert bool((region > 0).any()) and not bool((region[~allowed] > 0).any())
 
 

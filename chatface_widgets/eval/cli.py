@@ -55,8 +55,10 @@ def summary(result: dict) -> str:
     """Plain-text table of the per-attribute metrics and the acceptance numbers."""
     lines = [f"{'attribute':17s} {'hit':>5s} {'id':>5s} {'s_dir':>5s} {'sc':>5s} {'pres':>5s}  eligible (unattainable)"]
     for name, m in result["attributes"].items():
+        shown = m.get("texture_hit_rate")
         lines.append(f"{name:17s} {_fmt(m['hit_rate'])} {_fmt(m['id'])} {_fmt(m['s_dir'])} {_fmt(m['sc'])} "
-                     f"{_fmt(m['preservation'])}  {m['eligible_faces']} ({m.get('unattainable_faces', 0)})")
+                     f"{_fmt(m['preservation'])}  {m['eligible_faces']} ({m.get('unattainable_faces', 0)})"
+                     + (f"  hits that show the texture: {_fmt(shown)}" if shown is not None else ""))
     for variant, m in result["sms_ablation"].items():
         lines.append(f"{'mean ' + variant:17s} {_fmt(m['hit_rate'])} {_fmt(m['id'])} {_fmt(m['s_dir'])} {_fmt(m['sc'])} "
                      f"{_fmt(m['preservation'])}")

@@ -32,6 +32,8 @@ ATTRIBUTE_PARTS = {
     "smile": ("mouth",), "eyeglasses": ("glasses",), "red lipstick": ("mouth",), "curly hair": ("hair",),
     "gray hair": ("hair", "beard"), "beard": ("beard",), "blue eyes": ("eyes",), "pale skin": ("skin", "mouth", "beard"),
 }
+# Attributes that are a texture in a part (curls in the hair): their hits must also show it (metrics.texture_shown).
+TEXTURE_PARTS = {"curly hair": "hair"}
 # How captions name an attribute after "a face with ...".
 PHRASES = {"smile": "a smile", "beard": "a beard"}
 DEFINITIONS = {
@@ -42,6 +44,9 @@ DEFINITIONS = {
           f"is one of the attribute's parts, or where those two renders differ by >= {M.SC_TOLERANCE}, dilated by "
           f"1 px; sc = fraction of the other pixels whose max-channel |edit - recon| < {M.SC_TOLERANCE} ([0, 1] units)",
     "preservation": f"PSNR (peak 1) between recon and edit outside the edited region, capped at {M.PSNR_CAP} dB",
+    "texture_hit": f"for texture attributes ({', '.join(TEXTURE_PARTS)}): hits whose luma high-pass energy inside the "
+                   f"part (1 px in from its edge) rose over the photo's by >= {M.TEXTURE_SHARE} of the rise the renderer "
+                   f"draws for that face, over the eligible faces",
     "id_judge": "cosine of the identity judge's unit embeddings of recon and edit",
     "id_oracle": "1 - mean |difference| of the oracle's identity readings (scaled to [0, 1], hues circular)",
     "s_dir": "cos(E_I(edit) - E_I(recon), E_T('a face with <attr>') - E_T('a face')), embeddings unit-normalised",
@@ -144,6 +149,26 @@ def _edited_outside(op: OpenedFace, attribute: str) -> np.ndarray:
     return ~M.edited_region(op.truth.mask, after.mask, ids, changed)
 
 
+def texture_shown(op: OpenedFace, attribute: str, image) -> float:
+    """Whether an edit shows the attribute's texture (curls) inside the part, as the renderer draws it (nan: not a texture)."""
+    part = TEXTURE_PARTS.get(attribute)
+    if part is None:
+        return math.nan
+    inside = ~M.dilate(op.truth.mask != PARTS.index(part), 1)  # the part, one pixel in from its edge
+    target = op.drawn_with(attribute).image
+    return M.texture_shown(M.texture(_as_array(image), inside), M.texture(_as_array(op.truth.image), inside),
+                           M.texture(_as_array(target), inside))
+
+
+def texture_hit_rate(before: np.ndarray, after: np.ndarray, shown: np.ndarray, attainable: np.ndarray) -> float:
+    """Hits (metrics.hit on eligible faces) that also show the texture, over the eligible faces; nan for no texture."""
+    shown = np.asarray(shown, np.float64)
+    ok = M.eligible(before, attainable=attainable)
+    if not ok.any() or np.isnan(shown[ok]).all():
+        return math.nan
+    return float((M.hit(before[ok], after[ok]) & (np.nan_to_num(shown[ok]) > 0)).mean())
+
+
 class _Collector:
     """Per-face readings and metrics, keyed by tuples, averaged at the end."""
 
@@ -182,6 +207,7 @@ def _face_metrics(col: _Collector, variant: str, op: OpenedFace, pairs, recon, e
         col.add((variant, name, "id"), ids[k])
         col.add((variant, name, "sc"), M.spatial_consistency(rec, img, outside))
         col.add((variant, name, "preservation"), M.capped(M.masked_psnr(rec, img, outside)))
+        col.add((variant, name, "texture"), texture_shown(op, key, edits[k]))
         if dirs is not None:
             col.add((variant, name, "s_dir"), M.directional_similarity(dirs[k + 1], dirs[0], texts[name], texts[""]))
 
@@ -211,7 +237,9 @@ def _summaries(col: _Collector, variant: str, pairs, reach: dict[str, np.ndarray
     for name, key in pairs:
         before = col.array((variant, name, "before"))
         rate, n = M.hit_rate(before, col.array((variant, name, "after")), attainable=reach[key])
-        out[name] = {"hit_rate": rate, "id": col.mean((variant, name, "id")), "s_dir": col.mean((variant, name, "s_dir")),
+        texture = texture_hit_rate(before, col.array((variant, name, "after")), col.array((variant, name, "texture")),
+                                   reach[key])
+        out[name] = {"hit_rate": rate, "texture_hit_rate": texture, "id": col.mean((variant, name, "id")), "s_dir": col.mean((variant, name, "s_dir")),
                      "sc": col.mean((variant, name, "sc")), "preservation": col.mean((variant, name, "preservation")),
                      "eligible_faces": n, "unattainable_faces": int((M.eligible(before) & ~reach[key]).sum()),
                      "mean_reading_before": col.mean((variant, name, "before")),

@@ -26,7 +26,7 @@ from ..diffusion.respacing import check_steps
 from ..engine import Engine
 from . import metrics as M
 from .evaluate import (_as_array, _edited_outside, _identity_fn, attainable, attribute_pairs, default_oracle_folder,
-                       jsonable, open_faces)
+                       jsonable, open_faces, texture_hit_rate, texture_shown)
 
 VARIANTS = ("plain", "local")  # local=False, local=True
 COLUMNS = ("hit_rate", "id", "preservation", "psnr_original", "sc", "sc_original", "region")
@@ -73,6 +73,7 @@ def local_report(engine: Engine, faces: int = 30, seed: int = 900, steps: Option
                 add((variant, name, "psnr_original"), M.capped(M.masked_psnr(original, img, outside)))
                 add((variant, name, "sc"), M.spatial_consistency(rec, img, outside))
                 add((variant, name, "sc_original"), M.spatial_consistency(original, img, outside))
+                add((variant, name, "texture"), texture_shown(op, key, out[k]))
                 if local:
                     add((variant, name, "region"), float(face.region({name: 1.0}, steps, reach).gt(0).float().mean()))
                 row[f"{name} {variant}"] = out[k]
@@ -92,7 +93,9 @@ def local_report(engine: Engine, faces: int = 30, seed: int = 900, steps: Option
         for name, key in pairs:
             before, after = np.asarray(values[(variant, name, "before")]), np.asarray(values[(variant, name, "after")])
             rate, n = M.hit_rate(before, after, attainable=reach_ok[key])
+            shown = np.asarray(values[(variant, name, "texture")])
             table[name] = {"hit_rate": rate, "eligible_faces": n,
+                           "texture_hit_rate": texture_hit_rate(before, after, shown, reach_ok[key]),
                            **{m: M.nanmean(values.get((variant, name, m), [])) for m in COLUMNS[1:]}}
         multi = {}
         for combo in combos:
@@ -113,21 +116,22 @@ def _fmt(v) -> str:
 
 def summary(result: dict) -> str:
     """Markdown table: one row per attribute and variant."""
-    lines = ["| attribute | local | hit | id | pres. vs recon (dB) | PSNR vs original (dB) | sc | sc vs original | region |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| attribute | local | hit | id | pres. vs recon (dB) | PSNR vs original (dB) | sc | sc vs original | region "
+             "| hits showing the texture |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     variants = [v for v in VARIANTS if v in result]
     names = list(result[variants[0]]["attributes"])
     for name in names:
         for variant in variants:
             m = result[variant]["attributes"][name]
             lines.append(f"| {name} | {'on' if variant == 'local' else 'off'} | " +
-                         " | ".join(_fmt(m[c]) for c in COLUMNS) + " |")
+                         " | ".join(_fmt(m[c]) for c in COLUMNS) + f" | {_fmt(m.get('texture_hit_rate'))} |")
     for label in result[variants[0]]["multi"]:
         for variant in variants:
             m = result[variant]["multi"][label]
             hits = ", ".join(f"{a} {_fmt(v)}" for a, v in m.items() if a != "psnr_original")
             lines.append(f"| {label} | {'on' if variant == 'local' else 'off'} | {hits} | | | "
-                         f"{_fmt(m['psnr_original'])} | | | |")
+                         f"{_fmt(m['psnr_original'])} | | | | |")
     return "\n".join(lines)
 
 

@@ -9,6 +9,9 @@ Definitions used by ``chatface eval``:
   eligible, since only an identity change could make them hits.
 * sc (spatial consistency): among pixels outside the edited region, the fraction whose largest
   per-channel absolute change between reconstruction and edit is < 0.1.
+* texture shown (curls): the high-pass energy of the luma (mean |y − its 3×3 box mean|) inside the
+  part the attribute lives in rose by at least TEXTURE_SHARE of the rise the renderer itself draws
+  for that face; an oracle can read "curly" off a new hairstyle, this reads curls.
 * preservation: PSNR (peak 1.0) between reconstruction and edit over the pixels outside the edited
   region; identical images give +inf (reports cap it, see ``PSNR_CAP``).
 """
@@ -24,6 +27,28 @@ THRESHOLD = 0.5  # oracle reading at which an attribute counts as present
 HIT_MARGIN = 0.3  # minimum rise of the oracle reading for a hit
 SC_TOLERANCE = 0.1  # per-pixel change (in [0, 1] units) that still counts as unchanged
 PSNR_CAP = 100.0  # dB reported for (near-)identical images so JSON stays finite
+TEXTURE_SHARE = 0.5  # share of the renderer's own texture rise an edit must show
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def texture(image: np.ndarray, mask: np.ndarray) -> float:
+    """High-pass energy of the luma inside ``mask``: mean |y − 3×3 box mean of y| (nan for an empty mask)."""
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return math.nan
+    y = np.asarray(image, np.float64) @ _LUMA
+    h, w = y.shape
+    padded = np.pad(y, 1, mode="edge")
+    box = sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    return float(np.abs(y - box)[mask].mean())
+
+
+def texture_shown(edit: float, before: float, target: float, share: float = TEXTURE_SHARE) -> float:
+    """1.0 when ``edit`` texture rose by ≥ share of the target's rise over ``before``, else 0.0 (nan: no rise to show)."""
+    gap = target - before
+    if not (math.isfinite(edit) and math.isfinite(gap)) or gap <= 0:
+        return math.nan
+    return float(edit - before >= share * gap)
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
