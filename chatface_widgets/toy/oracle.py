@@ -269,9 +269,11 @@ def heldout_report(oracle: Oracle, n: int = 1000, start: int = HELDOUT_SEED_STAR
 class ReplayPool:
     """FIFO pool of rendered faces (uint8) and targets; batches mix fresh renders with replayed ones."""
 
-    def __init__(self, capacity: int, size: int, n_targets: int):
+    def __init__(self, capacity: int, size: int, n_targets, target_dtype: torch.dtype = torch.float32):
+        """``n_targets``: the shape of one entry's target (an int for a vector), e.g. (size, size) for a part mask."""
+        shape = (n_targets,) if isinstance(n_targets, int) else tuple(n_targets)
         self.x = torch.empty(capacity, 3, size, size, dtype=torch.uint8)
-        self.y = torch.empty(capacity, n_targets)
+        self.y = torch.empty(capacity, *shape, dtype=target_dtype)
         self.filled, self.head = 0, 0
 
     def add(self, x: torch.Tensor, y: torch.Tensor) -> None:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.face_parser import FaceParser, FaceParserConfig, count_parameters, load_parser, save_parser
+from ..toy.oracle import ReplayPool
 from ..toy.params import HELDOUT_SEED_START, PARTS
 from ..toy.render import render_masked_batch
 
@@ -80,27 +81,6 @@ def parser_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tenso
     return ce + dice[present].mean()
 
 
-class MaskPool:
-    """FIFO pool of rendered faces (uint8) and masks; batches mix fresh renders with replayed ones."""
-
-    def __init__(self, capacity: int, size: int):
-        self.x = torch.empty(capacity, 3, size, size, dtype=torch.uint8)
-        self.y = torch.empty(capacity, size, size, dtype=torch.long)
-        self.filled, self.head = 0, 0
-
-    def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Insert a batch, overwriting the oldest entries."""
-        idx = (self.head + torch.arange(len(x))) % len(self.x)
-        self.x[idx], self.y[idx] = x, y
-        self.head = int(idx[-1] + 1) % len(self.x)
-        self.filled = min(self.filled + len(x), len(self.x))
-
-    def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """n random entries."""
-        idx = torch.randint(0, self.filled, (n,), generator=gen)
-        return self.x[idx], self.y[idx]
-
-
 def train_parser(minutes: float = 12.0, config: FaceParserConfig = FaceParserConfig(parts=PARTS),
                  batch_size: int = 48, lr: float = 3e-3, seed: int = 0, fresh_per_step: int = 24,
                  pool_size: int = 4096, bf16: bool = False, log_every: int = 50, log=print) -> tuple[FaceParser, dict]:
@@ -112,7 +92,7 @@ def train_parser(minutes: float = 12.0, config: FaceParserConfig = FaceParserCon
     model = FaceParser(config).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     weights = torch.tensor([PART_WEIGHTS[p] for p in PARTS])
-    pool = MaskPool(pool_size, config.image_size)
+    pool = ReplayPool(pool_size, config.image_size, (config.image_size, config.image_size), torch.long)
     budget, start, step, rendered, running = minutes * 60.0, time.time(), 0, 0, None
     while (frac := (time.time() - start) / budget) < 1.0:
         for group in opt.param_groups:  # 5 % warm-up, then cosine to zero, both on elapsed time
