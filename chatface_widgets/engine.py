@@ -262,6 +262,7 @@ class Face:
         self._scores: dict[tuple, torch.Tensor] = {}  # (attribute, sign, steps) -> edit score (1, 1, H, W)
         self._noise_lock = threading.Lock()  # guards both caches
         self._parts = _UNSET  # (part names, probabilities) once parts() has looked
+        self._priors: dict[str, Optional[torch.Tensor]] = {}  # attribute -> its part prior (per face, not per tick)
         self._recons: dict[tuple, torch.Tensor] = {}  # (steps, reach, signed attributes) -> masked reconstruction
         self.region_computations = 0  # how many edit scores were computed (the cache's work; tests read it)
 
@@ -354,7 +355,13 @@ class Face:
         return tuple(parser.config.parts), parser.probabilities(self.x0).to(self.x0.device)
 
     def _prior(self, name: str) -> Optional[torch.Tensor]:
-        """Where attribute ``name`` may act on this face (diffusion.local.part_prior), None without parts or a prior."""
+        """Where attribute ``name`` may act on this face (diffusion.local.part_prior), None without parts or a prior; computed once."""
+        if name not in self._priors:
+            self._priors[name] = self._find_prior(name)
+        return self._priors[name]
+
+    def _find_prior(self, name: str) -> Optional[torch.Tensor]:
+        """:meth:`_prior`, uncached."""
         rule = self.engine.registry.get(name).card.get("region") or REGION_PRIORS.get(name)
         found = self.parts() if rule else None
         if found is None:
