@@ -195,12 +195,14 @@ class BatchRenderer:
         x0 = torch.cat(padded).to(engine.device)
         z = engine.encode(x0)  # DiffAE semantic code, (N, 512)
         x_T = engine.invert(x0, z, steps)  # deterministic DDIM inversion conditioned on z
-        if any(self.clean.values()):
-            z_edit = engine.registry.compose_validated(z, self.clean)  # ChatFace Eq. 12
+        moves = engine.z_strengths(self.clean)
+        if moves:
+            z_edit = engine.registry.compose_validated(z, moves)  # ChatFace Eq. 12
             codes = conditioning.sms(z, z_edit) if self.recipe.sms else conditioning.constant(z_edit)
         else:
             codes = z
-        return to_pil(engine.decode(x_T, codes, steps)[:k])
+        images = engine.paint(engine.decode(x_T, codes, steps), [self.clean] * len(padded))  # textures (curls)
+        return to_pil(images[:k])
 
     def _render_local(self, x0):
         """A recipe with local edits: one face at a time through Face.render(local=...)."""

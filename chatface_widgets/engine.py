@@ -37,6 +37,7 @@ SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a b
 LOCAL_THRESHOLD = 0.5  # edit score (0…1, DiffEdit's normalised |Δx̂0|) at which a pixel is in the region
 _UNSET = object()
 RECON_CACHE_SIZE = 32  # masked reconstructions kept per face (one per set of edited attributes, sign and reach)
+TEXTURES_FOLDER = "textures"  # texture painters beside a model's weights (Engine.painter)
 AUTO_MAX_AREA = 0.6  # local="auto" edits locally unless the region covers more of the image than this
 
 
@@ -81,6 +82,7 @@ class Engine:
         self._lock = threading.Lock()  # one network call at a time per engine (shared by panels)
         self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
         self._parser = _UNSET  # the face parser, loaded on first use (see parser)
+        self._painters: dict[str, object] = {}  # attribute -> its texture painter or None, loaded on first use
 
     @contextmanager
     def compute(self):
@@ -122,6 +124,47 @@ class Engine:
                 parser = load_parser(folder)
             self._parser = parser.to(self.device) if parser is not None else None
         return self._parser
+
+    def painter(self, name: str):
+        """The texture painter of attribute ``name`` (models.texture_painter) when the model ships one, else None; loaded once.
+
+        Painters live in ``textures/`` beside the weights: the built-in model's curls, which its z does not carry.
+        """
+        if name not in self._painters:
+            folder = getattr(self.spec, "folder", None)
+            painter = None
+            if folder is not None:
+                from .models.texture_painter import load_painter
+
+                painter = load_painter(Path(folder) / TEXTURES_FOLDER, name)
+            self._painters[name] = painter.to(self.device) if painter is not None else None
+        return self._painters[name]
+
+    def moves_z(self, name: str) -> bool:
+        """Whether an edit of ``name`` moves z (False for an attribute drawn by its texture painter alone)."""
+        painter = self.painter(name)
+        return painter is None or painter.config.with_mapper
+
+    def z_strengths(self, clean: Mapping[str, float]) -> dict[str, float]:
+        """The validated strengths that move z (ChatFace Eq. 12): non-zero, and not drawn by a painter alone."""
+        return {k: v for k, v in clean.items() if v and self.moves_z(k)}
+
+    def paint(self, images: torch.Tensor, cleans: Sequence[Mapping[str, float]],
+              inside: Optional[Callable[[str], Optional[torch.Tensor]]] = None) -> torch.Tensor:
+        """Decoded images (B, 3, H, W) with each edited attribute's texture added by its painter (row i: cleans[i]).
+
+        ``inside(name)``: where that texture may go, (B or 1, 1, H, W) in [0, 1], or None for everywhere.
+        """
+        for name in dict.fromkeys(k for c in cleans for k, v in c.items() if v):
+            painter = self.painter(name)
+            if painter is None:
+                continue
+            strength = torch.tensor([c.get(name, 0.0) for c in cleans], dtype=torch.float32)
+            with self.compute():
+                painted = painter.paint(images, strength)
+            weight = inside(name) if inside is not None else None
+            images = painted if weight is None else images + weight * (painted - images)
+        return images
 
     @property
     def contract(self) -> EditContract:
@@ -283,8 +326,9 @@ class Face:
         return self._code(self.engine.registry.validate(edits or {}))
 
     def _code(self, clean: Mapping[str, float]) -> torch.Tensor:
-        """z_edit for strengths the registry already validated (canonical names)."""
-        if not any(clean.values()):
+        """z_edit for strengths the registry already validated (canonical names); texture-only attributes leave z."""
+        clean = self.engine.z_strengths(clean)
+        if not clean:
             return self.z
         return self.engine.registry.compose_validated(self.z, clean)
 
@@ -323,11 +367,17 @@ class Face:
         reach = LOCAL_REACH if reach is None else check_reach(reach)
         if not clean:
             return torch.zeros_like(self.x0[:, :1])
-        scores = self._attribute_scores([(name, 1.0 if v > 0 else -1.0) for name, v in clean.items()], steps)
-        names = [name for name, v in clean.items()]
-        scores = [s if prior is None else local_edits.restrict(s, prior)
-                  for s, prior in zip(scores, (self._prior(n) for n in names))]
-        return local_edits.union([local_edits.soft_region(s, reach, LOCAL_THRESHOLD) for s in scores])
+        moving = [name for name in clean if self.engine.moves_z(name)]
+        scores = dict(zip(moving, self._attribute_scores([(n, 1.0 if clean[n] > 0 else -1.0) for n in moving], steps)))
+        regions = []
+        for name in clean:
+            prior = self._prior(name)
+            if name not in scores:  # drawn by its texture painter alone: where the painter may act
+                score = torch.zeros_like(self.x0[:, :1]) if prior is None else prior
+            else:
+                score = scores[name] if prior is None else local_edits.restrict(scores[name], prior)
+            regions.append(local_edits.soft_region(score, reach, LOCAL_THRESHOLD))
+        return local_edits.union(regions)
 
     def parts(self) -> Optional[tuple[tuple[str, ...], torch.Tensor]]:
         """(part names, per-pixel probabilities (1, P, H, W)) of this face, or None when nothing can tell.
@@ -443,10 +493,13 @@ class Face:
         if regions is None:
             x_T, z = trajectory.x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
             codes = self.z if n == 1 and codes_list[0] is self.z else _codes(z, z_edit, sms)
-            return self.engine.decode(x_T, codes, steps, callback=callback)
+            stopped = []
+            x = self.engine.decode(x_T, codes, steps, callback=_noting_stop(callback, n, stopped))
+            return x if stopped else self._paint(x, cleans, [False] * n)
         masks = [torch.ones_like(self.x0[:, :1]) if r is None else r[1] for r in regions]
-        if not any(bool((m > 0).any()) for m in masks):  # nothing to edit anywhere: the photo itself
-            return self.x0.expand(n, -1, -1, -1).clone()
+        local_rows = [r is not None for r in regions]
+        if not any(bool((m > 0).any()) for m in masks):  # nothing to decode anywhere: the photo itself
+            return self._paint(self.x0.expand(n, -1, -1, -1).clone(), cleans, local_rows)
         keys = [None if r is None else r[0] for r in regions]
         with self._noise_lock:
             missing = {k: m for k, m in zip(keys, masks) if k is not None and k not in self._recons}
@@ -456,14 +509,7 @@ class Face:
         total = z_all.shape[0]
         x_T, z = trajectory.x_T.expand(total, -1, -1, -1), self.z.expand(total, -1)
         stopped = []
-
-        def step_callback(info: dict):
-            answer = callback({**info, "x": info["x"][:n], "denoised": info["denoised"][:n]})
-            if answer is False:
-                stopped.append(True)
-            return answer
-
-        x = self.engine.decode(x_T, _codes(z, z_all, sms), steps, callback=step_callback if callback else None,
+        x = self.engine.decode(x_T, _codes(z, z_all, sms), steps, callback=_noting_stop(callback, n, stopped),
                                keep=local_edits.KeepOutside(trajectory, mask_all))
         if stopped:  # an early stop: the latest prediction, never cached
             return x[:n]
@@ -477,7 +523,18 @@ class Face:
         for i, recon in enumerate(recons):
             if recon is not None:
                 out[i:i + 1] = local_edits.transfer(self.x0, out[i:i + 1], recon)
-        return out
+        return self._paint(out, cleans, local_rows)
+
+    def _paint(self, images: torch.Tensor, cleans: list, local_rows: list) -> torch.Tensor:
+        """Each edited attribute's texture (Engine.paint); a local row gets it only inside the attribute's part prior."""
+        def inside(name: str) -> Optional[torch.Tensor]:
+            prior = self._prior(name) if any(local_rows) else None
+            if prior is None:
+                return None
+            rows = torch.tensor(local_rows, device=images.device).reshape(-1, 1, 1, 1)
+            return torch.where(rows, prior.to(images), torch.ones_like(prior).to(images))
+
+        return self.engine.paint(images, cleans, inside)
 
     def _batch_regions(self, cleans: list, steps: int, local, reach) -> Optional[list]:
         """Per edit: None (decoded globally) or (cache key, mask); None for the whole batch when nothing is local."""
@@ -498,6 +555,20 @@ class Face:
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
         """Invert and decode with no edit (never local: the model's own reconstruction)."""
         return self.render({}, steps=steps, local=False)
+
+
+def _noting_stop(callback, n: int, stopped: list):
+    """The decoder's step callback: ``callback`` shown the first n rows; a False answer is noted in ``stopped``."""
+    if callback is None:
+        return None
+
+    def step_callback(info: dict):
+        answer = callback({**info, "x": info["x"][:n], "denoised": info["denoised"][:n]})
+        if answer is False:
+            stopped.append(True)
+        return answer
+
+    return step_callback
 
 
 def _codes(z: torch.Tensor, z_edit: torch.Tensor, sms: bool):

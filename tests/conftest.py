@@ -77,3 +77,12 @@ def _deterministic_threads():
     torch.set_num_threads(min(2, before))
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread for the test, restored afterwards (small nets: steady timings, no oversubscription)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

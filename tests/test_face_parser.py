@@ -19,12 +19,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "toy"
 TINY = FaceParserConfig(widths=(4, 8), parts=PARTS)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------------------ the parser

@@ -176,7 +176,10 @@ def test_auto_keeps_global_edits_for_attributes_whose_card_says_local_loses_them
     assert face.render(curly, local="auto").tobytes() == face.render(curly, local=False).tobytes()
     glasses = {"eyeglasses": 1.0}
     assert face.local_mask(glasses, local="auto") is not None
-    assert face.render(glasses, local="auto").tobytes() == face.render(glasses, local=True).tobytes()
+    # the first local render decodes the reconstruction in the same batch: equal up to float rounding (1/255)
+    auto, forced = (np.asarray(face.render(glasses, local=v), np.int16) for v in ("auto", True))
+    assert np.abs(auto - forced).max() <= 1
+    assert not np.array_equal(auto, np.asarray(face.render(glasses, local=False), np.int16))
     both = {"eyeglasses": 1.0, "curly hair": 0.5}  # one attribute that loses its edit makes the whole edit global
     assert face.local_mask(both, local="auto") is None
 

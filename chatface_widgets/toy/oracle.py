@@ -289,6 +289,13 @@ class ReplayPool:
         return self.x[idx], self.y[idx]
 
 
+def warmup_cosine(frac: float, warmup: float = 0.05) -> float:
+    """Learning-rate factor at a fraction of the time budget: linear warm-up, then cosine to zero."""
+    if frac < warmup:
+        return frac / warmup
+    return 0.5 * (1 + math.cos(math.pi * (frac - warmup) / (1 - warmup)))
+
+
 def train_oracle(minutes: float = 6.0, config: OracleConfig = OracleConfig(), batch_size: int = 64, lr: float = 3e-3,
                  seed: int = 0, uniform_fraction: float = 0.15, bf16: bool = True, fresh_per_step: int = 24,
                  pool_size: int = 4096, log_every: int = 50, log=print) -> tuple[Oracle, dict]:
@@ -301,7 +308,7 @@ def train_oracle(minutes: float = 6.0, config: OracleConfig = OracleConfig(), ba
     budget, start, step, rendered, running = minutes * 60.0, time.time(), 0, 0, None
     while (frac := (time.time() - start) / budget) < 1.0:
         for group in opt.param_groups:  # 5 % warm-up, then cosine to zero, both on elapsed time
-            group["lr"] = lr * (frac / 0.05 if frac < 0.05 else 0.5 * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))
+            group["lr"] = lr * warmup_cosine(frac)
         params = training_params(rng, fresh_per_step, uniform_fraction)
         fresh_x, fresh_y = render_uint8(params, config.image_size), targets(params)
         old_x, old_y = pool.sample(batch_size - fresh_per_step, gen) if pool.filled else (fresh_x[:0], fresh_y[:0])

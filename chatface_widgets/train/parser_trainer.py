@@ -13,7 +13,6 @@ measured on the saved fp16 weights; it goes into ``parser.json`` with the comman
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from typing import Sequence
@@ -23,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.face_parser import FaceParser, FaceParserConfig, count_parameters, load_parser, save_parser
-from ..toy.oracle import ReplayPool
+from ..toy.oracle import ReplayPool, warmup_cosine
 from ..toy.params import HELDOUT_SEED_START, PARTS
 from ..toy.render import render_masked_batch
 
@@ -51,22 +50,27 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.reshape(n, c, h, w)
 
 
-def augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float images in [-1, 1] and their masks: random flip (both), blur, colour jitter and noise (images)."""
+def corrupt(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Decoder-like corruption of float images in [-1, 1]: blur (60 %), colour jitter and noise."""
     n = x.shape[0]
 
     def u(*shape):
         return torch.rand(*shape, generator=gen)
 
-    flip = u(n) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    y = torch.where(flip[:, None, None], y.flip(-1), y)
     sigma = torch.where(u(n) < 0.6, 0.2 + u(n) * 0.9, torch.zeros(n))
     x = torch.where((sigma > 0)[:, None, None, None], blur(x, sigma), x)
     gain = 1 + (u(n, 1, 1, 1) * 2 - 1) * 0.05 + (u(n, 3, 1, 1) * 2 - 1) * 0.02
     x = (x + 1) * gain - 1 + (u(n, 1, 1, 1) * 2 - 1) * 0.05
     x = x + torch.randn(x.shape, generator=gen) * (u(n, 1, 1, 1) * 0.05)
-    return x.clamp(-1, 1), y
+    return x.clamp(-1, 1)
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float images in [-1, 1] and their masks: random flip (both), then :func:`corrupt` (images)."""
+    flip = torch.rand(x.shape[0], generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    y = torch.where(flip[:, None, None], y.flip(-1), y)
+    return corrupt(x, gen), y
 
 
 def parser_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -96,7 +100,7 @@ def train_parser(minutes: float = 12.0, config: FaceParserConfig = FaceParserCon
     budget, start, step, rendered, running = minutes * 60.0, time.time(), 0, 0, None
     while (frac := (time.time() - start) / budget) < 1.0:
         for group in opt.param_groups:  # 5 % warm-up, then cosine to zero, both on elapsed time
-            group["lr"] = lr * (frac / 0.05 if frac < 0.05 else 0.5 * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))
+            group["lr"] = lr * warmup_cosine(frac)
         fresh_x, fresh_y = render(rng.integers(0, HELDOUT_SEED_START, size=fresh_per_step).tolist(), config.image_size)
         old_x, old_y = pool.sample(batch_size - fresh_per_step, gen) if pool.filled else (fresh_x[:0], fresh_y[:0])
         pool.add(fresh_x, fresh_y)
