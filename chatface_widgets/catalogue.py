@@ -8,7 +8,8 @@
 
 Engine, panel, CLI, eval, bench and the trainers all ask this module; nothing else maps names to files.
 A model folder holds ``diffae.safetensors`` + ``diffae.json`` and may hold ``mappers/``,
-``directions.*``, ``recipes.json`` (mapper training recipes), judge weights and ``samples/*.png``.
+``directions.*``, ``recipes.json`` (mapper training recipes), judge weights, ``parser.*`` (face parser),
+``textures/`` (texture painters) and ``samples/*.png``.
 Files a user trains go to ``user_folder(name)`` (under ``$CHATFACE_HOME``), never into the package.
 """
 

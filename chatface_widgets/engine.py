@@ -496,11 +496,14 @@ class Face:
             stopped = []
             x = self.engine.decode(x_T, codes, steps, callback=_noting_stop(callback, n, stopped))
             return x if stopped else self._paint(x, cleans, [False] * n)
-        masks = [torch.ones_like(self.x0[:, :1]) if r is None else r[1] for r in regions]
+        # A local row whose z does not move (a texture-only edit) decodes nothing: the photo, then painted.
+        decoded = [r is not None and codes is not self.z for r, codes in zip(regions, codes_list)]
+        masks = [torch.ones_like(self.x0[:, :1]) if r is None else r[1] if d else torch.zeros_like(r[1])
+                 for r, d in zip(regions, decoded)]
         local_rows = [r is not None for r in regions]
         if not any(bool((m > 0).any()) for m in masks):  # nothing to decode anywhere: the photo itself
             return self._paint(self.x0.expand(n, -1, -1, -1).clone(), cleans, local_rows)
-        keys = [None if r is None else r[0] for r in regions]
+        keys = [r[0] if d else None for r, d in zip(regions, decoded)]
         with self._noise_lock:
             missing = {k: m for k, m in zip(keys, masks) if k is not None and k not in self._recons}
         # Each missing reconstruction (z, same mask) rides in the same batch as the edits, after them.

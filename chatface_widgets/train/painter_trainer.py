@@ -7,7 +7,11 @@ step renders fresh training faces (seeds below HELDOUT_SEED_START): the face as 
 with the attribute uniform in [0, 1]) and the same face with the attribute at 1 (direction +1) or
 0 (direction −1); older pairs are replayed from a pool. The input gets decoder-like corruption
 (blur, colour jitter, noise; the painter sees decoded images at run time), the target is the clean
-difference of the two renders, the loss its mean squared error. The report, on the saved fp16
+difference of the two renders. The loss is the residual's mean squared error plus ``texture_weight``
+times the L1 distance between the local high-pass and directional energy maps (:func:`texture_energy`) of the
+painted image and the target: curls are thin arcs whose exact phase a small network cannot predict,
+so squared error alone learns their blurred mean (no texture at all); the energy term asks for
+texture of the right strength in the right place, in any phase. The report, on the saved fp16
 weights and held-out faces, is the texture judge of the evaluation (eval.metrics.texture_shown)
 on painted blurred renders, and the error outside the attribute's part.
 """
@@ -48,8 +52,30 @@ def make_pairs(seeds, attribute: str, size: int, rng: np.random.Generator, unifo
     return src, torch.cat([tgt, d], 1)
 
 
+def texture_energy(x: torch.Tensor) -> torch.Tensor:
+    """Local texture maps of images (B, 3, H, W) → (B, 5, H, W): |x − 3×3 box mean| and |differences| along
+    x, y and both diagonals, averaged over channels and a 5×5 window (the directions tell curls from stripes)."""
+    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    h, w = x.shape[-2:]
+
+    def shifted(dy: int, dx: int) -> torch.Tensor:
+        return padded[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+    maps = [x - F.avg_pool2d(padded, 3, stride=1)] + [shifted(dy, dx) - x for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1))]
+    features = torch.cat([m.abs().mean(1, keepdim=True) for m in maps], 1)
+    return F.avg_pool2d(features, 5, stride=1, padding=2, count_include_pad=False)
+
+
+def painter_loss(pred: torch.Tensor, residual: torch.Tensor, source: torch.Tensor, texture_weight: float) -> torch.Tensor:
+    """MSE of the residual + texture_weight · L1 between the texture maps of source + pred and source + residual."""
+    loss = F.mse_loss(pred, residual)
+    if texture_weight:
+        loss = loss + texture_weight * F.l1_loss(texture_energy(source + pred), texture_energy(source + residual))
+    return loss
+
+
 def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TexturePainterConfig(), batch_size: int = 32,
-                  lr: float = 2e-3, seed: int = 0, fresh_per_step: int = 12, pool_size: int = 3072,
+                  lr: float = 2e-3, seed: int = 0, texture_weight: float = 1.0, fresh_per_step: int = 12, pool_size: int = 3072,
                   log_every: int = 50, log=print) -> tuple[TexturePainter, dict]:
     """Train for a wall-clock budget; returns the model (eval mode) and training stats."""
     torch.manual_seed(seed)
@@ -71,7 +97,7 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
         y = torch.where(flip[:, None, None, None], y.flip(-1), y)
         residual = y[:, :3] - src  # the clean change: zero wherever the attribute draws nothing
         pred = model(corrupt(src, gen).contiguous(memory_format=torch.channels_last), y[:, 3, 0, 0])
-        loss = F.mse_loss(pred, residual)
+        loss = painter_loss(pred, residual, src, texture_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -82,7 +108,8 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
     model.eval()
     stats = {"steps": step, "images_rendered": rendered, "seconds": round(time.time() - start, 1),
              "batch_size": batch_size, "fresh_per_step": fresh_per_step, "pool_size": pool_size, "lr": lr,
-             "seed": seed, "final_loss": running, "loss": "MSE of the residual, corrupted input"}
+             "seed": seed, "final_loss": running, "texture_weight": texture_weight,
+             "loss": "MSE of the residual + texture_weight * L1 of the texture maps, corrupted input"}
     return model, stats
 
 
@@ -129,6 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--texture-only", action="store_true",
                         help="the engine draws this attribute with the painter alone (no z mapper)")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--texture-weight", type=float, default=1.0,
+                        help="weight of the texture-map term (0: squared error alone, which paints no curls)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--eval-faces", type=int, default=200, help="held-out faces for the report")
@@ -136,7 +165,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     config = TexturePainterConfig(attribute=args.attribute, part=args.part, image_size=args.size, widths=tuple(args.widths),
                                   with_mapper=not args.texture_only)
-    model, stats = train_painter(args.minutes, config, lr=args.lr, seed=args.seed)
+    model, stats = train_painter(args.minutes, config, lr=args.lr, seed=args.seed, texture_weight=args.texture_weight)
     meta = {"command": "python -m chatface_widgets.train.painter_trainer " + " ".join(sys.argv[1:] if argv is None else argv),
             "training": stats}
     save_painter(model, args.out, meta)
