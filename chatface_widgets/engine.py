@@ -429,7 +429,7 @@ class Face:
         if not self._needs_region(local, clean):
             return None
         mask = self._region(clean, steps, reach)
-        return mask if self._is_local(local, mask) else None
+        return mask if self._is_local(local, mask, clean) else None
 
     def _needs_region(self, local, clean: Mapping[str, float]) -> bool:
         """False when the render is global whatever the region: local off, or "auto" with an edited
@@ -440,10 +440,11 @@ class Face:
             return not any(self.engine.registry.get(n).card.get("local") is False for n, v in clean.items() if v)
         return True
 
-    def _is_local(self, local, region: torch.Tensor) -> bool:
-        """``local`` as a bool for a computed region: "auto" edits locally unless it covers more than AUTO_MAX_AREA."""
+    def _is_local(self, local, region: torch.Tensor, clean: Mapping[str, float]) -> bool:
+        """``local`` as a bool for a computed region: "auto" edits locally unless it covers more than AUTO_MAX_AREA
+        and the edit moves z (a texture-only edit is always local: the photo, painted, beats the reconstruction)."""
         if local == "auto":
-            return float(region.mean()) <= AUTO_MAX_AREA
+            return float(region.mean()) <= AUTO_MAX_AREA or not self.engine.z_strengths(clean)
         if isinstance(local, bool):
             return local
         raise ValueError(f"local must be True, False or 'auto', got {local!r}")
@@ -548,7 +549,7 @@ class Face:
         regions = []
         for clean, w in zip(cleans, wanted):
             mask = self._region(clean, steps, reach) if w else None
-            if mask is None or not self._is_local(local, mask):
+            if mask is None or not self._is_local(local, mask, clean):
                 regions.append(None)
                 continue
             signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))

@@ -216,3 +216,18 @@ def test_batches_paint_like_single_renders(painted_engine):
     single = face.render({"curly hair": 0.8}, steps=10, local=False)
     diff = np.abs(np.asarray(out[0], np.int16) - np.asarray(single, np.int16))
     assert diff.max() <= 2
+
+
+@pytest.mark.skipif(not (SHIPPED / "curly_hair.json").is_file(), reason="no shipped curly-hair painter")
+def test_auto_paints_curls_on_the_photo_even_when_the_hair_covers_most_of_it():
+    from chatface_widgets.engine import AUTO_MAX_AREA, Engine
+
+    face = Engine.load("toy").open("sample:ada")  # long hair: its grown prior covers more than AUTO_MAX_AREA
+    curly = {"curly hair": 1.0}
+    mask = face.local_mask(curly, local="auto")
+    assert mask is not None and float(mask.mean()) > AUTO_MAX_AREA
+    out = np.asarray(face.render(curly), np.int16)
+    photo = np.asarray(face.image.convert("RGB").resize(out.shape[1::-1]), np.int16)
+    outside = mask[0, 0].numpy() == 0
+    assert outside.any() and np.abs(out - photo)[outside].max() <= 1  # the photo's own pixels, not the reconstruction
+    assert np.abs(out - photo)[~outside].mean() > 2  # and curls inside the hair
