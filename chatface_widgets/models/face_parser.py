@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from .small_unet import JsonConfig, SmallUNet, count_parameters, load_small, resize, save_small
 
@@ -40,7 +39,6 @@ class FaceParserConfig(JsonConfig):
                              f"image_size {self.image_size}")
 
 
-
 class FaceParser(SmallUNet):
     """U-Net: images (B, 3, H, W) in [-1, 1] → part logits (B, P, H, W) at full resolution."""
 
@@ -52,10 +50,7 @@ class FaceParser(SmallUNet):
         """Logits (B, P, H, W); inputs of another size are parsed at ``image_size`` and resized back."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"FaceParser expects images (B, 3, H, W), got {tuple(x.shape)}")
-        logits = self.run(resize(x, self.config.image_size))
-        if logits.shape[-2:] != x.shape[-2:]:
-            logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return logits
+        return resize(self.run(resize(x, self.config.image_size)), x.shape[-2:])
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,7 +63,7 @@ class FaceParser(SmallUNet):
             x = x[None] if x.ndim == 3 else x
             probs = torch.softmax(self.run(resize(x, self.config.image_size)).float(), dim=1)
             if probs.shape[-2:] != x.shape[-2:]:
-                probs = F.interpolate(probs, size=x.shape[-2:], mode="bilinear", align_corners=False)
+                probs = resize(probs, x.shape[-2:])
                 probs = probs / probs.sum(1, keepdim=True).clamp_min(1e-8)  # exact sums after resampling
             return probs
         finally:

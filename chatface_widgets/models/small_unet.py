@@ -58,11 +58,12 @@ class SmallUNet(nn.Module):
         return self.head(x)
 
 
-def resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Images resized to size × size (bilinear, antialiased when shrinking); unchanged when already that size."""
-    if x.shape[-2:] == (size, size):
+def resize(x: torch.Tensor, size) -> torch.Tensor:
+    """Images resized to ``size`` (a side, or (H, W); bilinear, antialiased when shrinking); unchanged when already that size."""
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(x.shape[-2:]) == hw:
         return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=x.shape[-1] > hw[1])
 
 
 def count_parameters(model: nn.Module) -> int:

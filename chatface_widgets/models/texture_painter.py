@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from .small_unet import JsonConfig, SmallUNet, load_small, resize, save_small
 
@@ -48,7 +47,6 @@ class TexturePainterConfig(JsonConfig):
                              f"attribute {self.attribute!r}")
 
 
-
 class TexturePainter(SmallUNet):
     """U-Net: images (B, 3, H, W) in [-1, 1] and a direction (B,) of ±1 → residual (B, 3, H, W) toward that texture."""
 
@@ -62,10 +60,7 @@ class TexturePainter(SmallUNet):
             raise ValueError(f"TexturePainter expects images (B, 3, H, W), got {tuple(x.shape)}")
         small = resize(x, self.config.image_size)
         d = direction.to(small).reshape(-1, 1, 1, 1).expand(small.shape[0], 1, *small.shape[-2:])
-        out = self.run(torch.cat([small, d], 1))
-        if out.shape[-2:] != x.shape[-2:]:
-            out = F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return out
+        return resize(self.run(torch.cat([small, d], 1)), x.shape[-2:])
 
     @torch.no_grad()
     def paint(self, x: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
