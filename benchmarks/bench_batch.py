@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 def faces(n: int, size: int) -> list:
     """n different toy-world faces as (1, 3, size, size) tensors."""
-    from chatface_widgets.photo import to_tensor
+    from chatface_widgets.photos.photo import to_tensor
     from chatface_widgets.toy import render_face, sample_params
 
     return [to_tensor(render_face(sample_params(10_000 + i), size).image) for i in range(n)]
@@ -38,7 +38,7 @@ def faces(n: int, size: int) -> list:
 
 def measure(engine, recipe, xs, batch_size: int) -> float:
     """Seconds to render all of ``xs`` in batches of ``batch_size`` (after one warm-up batch)."""
-    from chatface_widgets.batching import BatchRenderer
+    from chatface_widgets.jobs.batch import BatchRenderer
 
     render = BatchRenderer(engine, recipe, batch_size)
     render(xs[:batch_size])
@@ -66,8 +66,8 @@ def main(argv=None) -> int:
     p.add_argument("--append", action="store_true", help="append the results to BENCHMARKS.md")
     args = p.parse_args(argv)
 
-    from chatface_widgets.engine import Engine
-    from chatface_widgets.recipe import Recipe
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.jobs.recipe import Recipe
 
     engine = Engine.load(args.model)
     recipe = Recipe.from_request(engine, args.request)
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             photo = Path(tmp) / "face.png"
-            from chatface_widgets.photo import to_pil
+            from chatface_widgets.photos.photo import to_pil
 
             to_pil(xs[0])[0].save(photo)
             times = [edit_process(photo, Path(tmp) / f"out{i}.png") for i in range(args.processes)]

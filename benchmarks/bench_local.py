@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from chatface_widgets.engine import Engine
+from chatface_widgets.engine.engine import Engine
 
 GOAL = 1.3
 

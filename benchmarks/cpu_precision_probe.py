@@ -18,7 +18,8 @@ import time
 import torch
 from torch import nn
 
-from chatface_widgets import bench, speed
+from chatface_widgets.bench import runner as bench
+from chatface_widgets.engine import speed
 
 
 class Float32Island(nn.Module):

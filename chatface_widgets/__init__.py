@@ -13,16 +13,16 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Engine": ("chatface_widgets.engine", "Engine"),
-    "Face": ("chatface_widgets.engine", "Face"),
+    "Engine": ("chatface_widgets.engine.engine", "Engine"),
+    "Face": ("chatface_widgets.engine.engine", "Face"),
     "load_diffae": ("chatface_widgets.models.diffae", "load_diffae"),
-    "UnknownAttributeError": ("chatface_widgets.editing", "UnknownAttributeError"),
-    "PhotoError": ("chatface_widgets.photo", "PhotoError"),
+    "UnknownAttributeError": ("chatface_widgets.editing.registry", "UnknownAttributeError"),
+    "PhotoError": ("chatface_widgets.photos.photo", "PhotoError"),
     "RuleInterpreter": ("chatface_widgets.chat", "RuleInterpreter"),
     "OpenAIInterpreter": ("chatface_widgets.chat", "OpenAIInterpreter"),
     "ChatFacePanel": ("chatface_widgets.widgets", "ChatFacePanel"),
-    "Recipe": ("chatface_widgets.recipe", "Recipe"),
-    "apply": ("chatface_widgets.batching", "apply"),
+    "Recipe": ("chatface_widgets.jobs.recipe", "Recipe"),
+    "apply": ("chatface_widgets.jobs.batch", "apply"),
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
@@ -40,13 +40,13 @@ def __getattr__(name: str):
 
 def load_ipython_extension(ipython) -> None:
     """``%load_ext chatface_widgets``: register the ``%chatface`` magic."""
-    from .widgets.magic import load_ipython_extension as _load
+    from chatface_widgets.widgets.magic import load_ipython_extension as _load
 
     _load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     """``%unload_ext chatface_widgets``."""
-    from .widgets.magic import unload_ipython_extension as _unload
+    from chatface_widgets.widgets.magic import unload_ipython_extension as _unload
 
     _unload(ipython)

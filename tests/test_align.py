@@ -9,8 +9,8 @@ from PIL import Image
 pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")
 
-from chatface_widgets import align  # noqa: E402
-from chatface_widgets.align import NoFaceError, align_face, find_faces, load_photo  # noqa: E402
+from chatface_widgets.photos import align  # noqa: E402
+from chatface_widgets.photos.align import NoFaceError, align_face, find_faces, load_photo  # noqa: E402
 
 SIZE = 256
 # Where the FFHQ recipe puts the eye centres. With e = eye-to-eye, m = eye-to-mouth, the quad half-side

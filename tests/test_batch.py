@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from chatface_widgets import batching
-from chatface_widgets.batching import BatchRenderer, collect, run
-from chatface_widgets.engine import Engine
-from chatface_widgets.recipe import Recipe
+from chatface_widgets.jobs import batch as batching
+from chatface_widgets.jobs.batch import BatchRenderer, collect, run
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.jobs.recipe import Recipe
 
 SIZE = 32  # the tiny model's image size
 
@@ -72,7 +72,7 @@ def test_collect_names_files_folders_and_globs(tmp_path):
 
 
 def test_bytes_do_not_depend_on_the_company_in_a_batch(engine, recipe):
-    from chatface_widgets.photo import to_tensor
+    from chatface_widgets.photos.photo import to_tensor
 
     faces = [to_tensor(_face(i)) for i in range(4)]
     render = BatchRenderer(engine, recipe, batch_size=4)
@@ -109,7 +109,7 @@ def test_nothing_is_lost_broken_faceless_and_read_only(engine, recipe, tmp_path,
     assert not list(out.rglob("*.part"))  # outputs complete or absent
 
     # an aligning model: a photo without a face is recorded, the others go on
-    from chatface_widgets import align
+    from chatface_widgets.photos import align
 
     aligner = Engine.load("tiny", device="cpu", align=True)
 
@@ -160,7 +160,7 @@ def test_two_gloo_ranks_equal_one_process(engine, recipe, tmp_path):
     one = tmp_path / "one"
     run(engine, recipe, [str(album)], one, batch_size=2, progress=False)
     two = tmp_path / "two"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(batching.__file__).parents[1]))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(batching.__file__).parents[2]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "chatface_widgets", "batch", str(path), str(album), "--out", str(two), "--batch-size", "2",
            "--device", "cpu", "--no-progress"]
@@ -179,7 +179,7 @@ def test_merge_by_hand(tmp_path):
     rec = {"input": "x", "output": None, "status": "ok", "error": None, "seconds": 0}
     (out / "manifest.rank0.jsonl").write_text(json.dumps({**rec, "name": "b.png", "finished": 1}) + "\n")
     (out / "manifest.rank1.jsonl").write_text(json.dumps({**rec, "name": "a.png", "finished": 2}) + "\n{torn")
-    from chatface_widgets.batching import main
+    from chatface_widgets.cli.batch import main
 
     assert main(["--merge", str(out)]) == 0
     assert [r["name"] for r in _lines(out)] == ["a.png", "b.png"]

@@ -9,7 +9,8 @@ import sys
 import pytest
 import torch
 
-from chatface_widgets import bench, speed
+from chatface_widgets.bench import runner as bench
+from chatface_widgets.engine import speed
 from chatface_widgets.diffusion.schedule import make_schedule
 from chatface_widgets.testing.tiny import tiny_engine, tiny_model
 
@@ -123,7 +124,7 @@ def test_random_weights_are_not_trivial():
 
 
 def test_engine_load_speed_modes_agree(tmp_path):
-    from chatface_widgets.engine import Engine
+    from chatface_widgets.engine.engine import Engine
     from chatface_widgets.testing.tiny import save_tiny_model
     from chatface_widgets.toy import sample_photo
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from chatface_widgets.chat import (OpenAIInterpreter, Plan, RuleInterpreter, ScriptedInterpreter,
                                    make_interpreter)
-from chatface_widgets.contract import EditContract, StepPolicy
+from chatface_widgets.foundation.contract import EditContract, StepPolicy
 
 TOY = ("smile", "eyeglasses", "red lipstick", "curly hair", "gray hair", "beard", "blue eyes",
        "pale skin")
@@ -114,7 +114,7 @@ def test_more_at_the_top_says_so():
 
 # --- layering: chat imports no torch and nothing above it --------------------------------------------
 
-ALLOWED = ("chatface_widgets.chat", "chatface_widgets.contract", "chatface_widgets.diffusion.respacing")
+ALLOWED = ("chatface_widgets.chat", "chatface_widgets.foundation.contract", "chatface_widgets.foundation.steps")
 
 
 def test_chat_imports_only_the_contract_below_it():
@@ -134,7 +134,7 @@ def test_chat_imports_only_the_contract_below_it():
 
 def test_chat_imports_no_torch_at_run_time():
     code = ("import sys; from chatface_widgets.chat import make_interpreter; "
-            "from chatface_widgets.contract import EditContract; "
+            "from chatface_widgets.foundation.contract import EditContract; "
             "make_interpreter('openai', EditContract(('smile',))).parse('add a smile'); "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

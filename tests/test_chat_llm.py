@@ -186,7 +186,7 @@ def test_invalid_step_count_is_snapped_with_a_note(server):
 
 
 def test_prompt_and_schema_come_from_the_contract():
-    from chatface_widgets.contract import EditContract, StepPolicy
+    from chatface_widgets.foundation.contract import EditContract, StepPolicy
 
     contract = EditContract(("smile", "eyeglasses"), {"eyeglasses": ("cheaters",)},
                             {"eyeglasses": 1.0}, StepPolicy(default=10, maximum=100))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chatface_widgets import cli
-from chatface_widgets.engine import Engine, Face
+from chatface_widgets.cli import main as cli
+from chatface_widgets.engine.engine import Engine, Face
 
 REQUEST = "make her smile a lot and add glasses"  # the README's main command
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatface_widgets.contract import (STRENGTH_MAX, EditContract, StepPolicy, UnknownAttributeError, quantize)
-from chatface_widgets.engine import Engine
+from chatface_widgets.foundation.contract import (STRENGTH_MAX, EditContract, StepPolicy, UnknownAttributeError, quantize)
+from chatface_widgets.engine.engine import Engine
 
 DATA = Path(__file__).parent / "data"
 
@@ -86,7 +86,7 @@ def test_engine_open_accepts_what_the_cli_accepts(toy):
 
 
 def test_cli_and_panel_read_every_labelled_request_the_same_way(toy):
-    from chatface_widgets.cli import _make_interpreter
+    from chatface_widgets.cli.main import _make_interpreter
     from chatface_widgets.widgets.loading import make_interpreter
 
     cli, panel = _make_interpreter("rules", toy), make_interpreter("rules", toy)
@@ -102,7 +102,7 @@ def test_cli_and_panel_read_every_labelled_request_the_same_way(toy):
 def test_the_engine_finds_a_users_mapper_and_says_which_file_it_uses(tmp_path, monkeypatch):
     import shutil
 
-    from chatface_widgets.catalogue import builtin_folder
+    from chatface_widgets.engine.catalogue import builtin_folder
 
     mine = tmp_path / "models" / "toy" / "mappers"
     mine.mkdir(parents=True)
@@ -116,7 +116,7 @@ def test_the_engine_finds_a_users_mapper_and_says_which_file_it_uses(tmp_path, m
 
 
 def test_a_file_that_is_no_model_is_named_as_such(tmp_path):
-    from chatface_widgets.catalogue import find
+    from chatface_widgets.engine.catalogue import find
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"\x89PNG not really")

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from chatface_widgets.diffusion import samplers
 from chatface_widgets.diffusion.ddim import ddim_step
-from chatface_widgets.diffusion.respacing import base_betas, ddim_timesteps
+from chatface_widgets.foundation.steps import base_betas, ddim_timesteps
 from chatface_widgets.diffusion.schedule import make_schedule
 from chatface_widgets.models.diffae import (AttentionBlock, DiffAE, DiffAEConfig, ResBlock, diffae_from_state_dict,
                                             load_diffae, timestep_embedding)

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from chatface_widgets.engine import Engine
+from chatface_widgets.engine.engine import Engine
 from chatface_widgets.testing.tiny import TINY_CONFIG
 from chatface_widgets.train.diffae_trainer import (TrainSettings, export_weights, loss_weights, train,
                                                    training_timesteps, alpha_bar_table)
@@ -49,7 +49,7 @@ def test_train_resume_and_export(tmp_path):
 
 def test_a_training_run_becomes_a_model_that_edit_and_the_engine_accept(tmp_path, capsys):
     """Issue 17.8: `train-diffae --export runs/x/model` writes a model folder; the run's ckpt.pt loads too."""
-    from chatface_widgets.cli import main as cli_main
+    from chatface_widgets.cli.main import main as cli_main
     from chatface_widgets.toy import sample_photo
 
     settings = TrainSettings(image_size=32, images_per_batch=2, warmup_steps=1, bf16=False)

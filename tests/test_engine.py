@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from chatface_widgets.diffusion import conditioning, samplers
-from chatface_widgets.diffusion.respacing import check_steps, ddim_timesteps, valid_step_counts
+from chatface_widgets.foundation.steps import check_steps, ddim_timesteps, valid_step_counts
 from chatface_widgets.diffusion.schedule import make_schedule
-from chatface_widgets.editing import UnknownAttributeError
-from chatface_widgets.engine import Engine
-from chatface_widgets.photo import PhotoError, load_photo
+from chatface_widgets.editing.registry import UnknownAttributeError
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.photos.photo import PhotoError, load_photo
 from chatface_widgets.testing.tiny import save_tiny_model, tiny_engine, tiny_model
 from chatface_widgets.toy import sample_photo
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from chatface_widgets.eval import metrics as M
+from chatface_widgets.photos import metrics as M
 
 
 def test_psnr_of_uniform_error_and_identity():
@@ -96,7 +96,7 @@ def test_monotone_and_nanmean():
 
 
 def test_texture_sees_curls_and_not_a_new_outline():
-    from chatface_widgets.eval.metrics import texture, texture_shown
+    from chatface_widgets.photos.metrics import texture, texture_shown
 
     flat = np.full((12, 12, 3), 0.4)
     curls = flat.copy()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from chatface_widgets.eval import metrics as M
+from chatface_widgets.photos import metrics as M
 from chatface_widgets.eval.cli import summary
 from chatface_widgets.eval.evaluate import (
     METRICS,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from chatface_widgets.landmark_parts import PARTS_NAMES, aligned_face_parts, landmark_labels, landmark_parts
+from chatface_widgets.photos.landmark_parts import PARTS_NAMES, aligned_face_parts, landmark_labels, landmark_parts
 from chatface_widgets.models.face_parser import (CONFIG_NAME, WEIGHTS_NAME, FaceParser, FaceParserConfig,
                                                  count_parameters, load_parser, save_parser)
 from chatface_widgets.toy.params import HELDOUT_SEED_START, PARTS
@@ -174,7 +174,7 @@ def test_landmark_parts_on_a_real_photo():
     skimage_data = pytest.importorskip("skimage.data")
     from PIL import Image
 
-    from chatface_widgets.align import align_face
+    from chatface_widgets.photos.align import align_face
 
     face = align_face(Image.fromarray(skimage_data.astronaut()), size=256)
     lm = face.to_crop(face.landmarks, 256)

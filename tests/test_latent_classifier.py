@@ -80,7 +80,7 @@ def test_directions_are_the_recipe_at_the_default_amplitude(ckpt, golden):
 
 
 def test_converted_safetensors_loads_the_same(ckpt, tmp_path):
-    from chatface_widgets.weights import convert_classifier
+    from chatface_widgets.engine.weights import convert_classifier
 
     out = convert_classifier(ckpt, tmp_path / "cls.safetensors")
     a, b = load_latent_classifier(ckpt), load_latent_classifier(out)

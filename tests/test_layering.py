@@ -13,16 +13,29 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "chatface_widgets"
 
-# Lowest first. A module may import its own layer and any layer below it.
-LAYERS = (
-    ("foundation", ("contract", "files", "diffusion.respacing")),  # pure Python + numpy: the rules everyone shares
-    ("models", ("models",)),  # networks and their files; know no schedule
-    ("diffusion", ("diffusion",)),  # schedule, one DDIM step, samplers, conditioning schedules
-    ("editing", ("editing",)),  # attribute registry, z_edit composition (Eq. 12)
-    ("engine", ("engine", "catalogue", "speed", "photo", "align", "landmark_parts", "weights", "download")),
-    ("above", ("chat", "widgets", "cli", "__main__", "toy", "train", "eval", "bench", "testing", "")),
-)
-CHAT_MAY_IMPORT = ("contract", "files", "diffusion.respacing", "chat")  # and no torch
+# Each layer (a folder of the package) and the layers it may import, lowest first. Anything not
+# listed is forbidden; in particular the edges that once made cycles: jobs -> cli, jobs -> train,
+# train -> eval (eval may use train's judges, not the other way), and the interfaces -> tools.
+LAYERS = {
+    "foundation": (),  # the edit contract, render settings, safe writes: pure Python (+ foundation.steps)
+    "models": ("foundation",),  # networks and their files; know no schedule
+    "diffusion": ("foundation", "models"),  # schedule, one DDIM step, samplers, conditioning schedules
+    "editing": ("foundation", "models", "diffusion"),  # attribute registry, z_edit composition (Eq. 12)
+    "photos": ("foundation",),  # reading images, alignment and paste-back, part maps, image metrics
+    "toy": ("foundation",),  # the procedural world: one attribute table, the renderer, the oracle
+    "engine": ("foundation", "models", "diffusion", "editing", "photos", "toy"),  # load once, open, render
+    "chat": ("foundation",),  # interpreters (and no torch)
+    "jobs": ("foundation", "models", "diffusion", "editing", "photos", "toy", "engine", "chat"),  # files in/out
+    "widgets": ("foundation", "photos", "engine", "jobs", "chat"),  # the panel (a door)
+    "cli": ("foundation", "models", "photos", "engine", "jobs", "chat"),  # the command line (a door)
+    "testing": ("foundation", "models", "diffusion", "editing", "engine", "toy"),  # tiny test models
+    "train": ("foundation", "models", "diffusion", "editing", "photos", "toy", "engine", "jobs"),  # tools
+    "eval": ("foundation", "models", "diffusion", "editing", "photos", "toy", "engine", "jobs", "train"),
+    "bench": ("foundation", "models", "diffusion", "editing", "photos", "toy", "engine", "jobs"),
+    "": ("widgets", "cli"),  # the package root: __init__ (lazy names) and __main__
+}
+
+CHAT_MAY_IMPORT = ("foundation", "chat")  # and no torch
 
 
 def _module_name(path: Path) -> str:
@@ -57,14 +70,20 @@ def _internal(imported: set[str]) -> set[str]:
     return {m.removeprefix("chatface_widgets.") for m in imported if m.startswith("chatface_widgets.")}
 
 
-def _layer(module: str) -> int:
-    """Index of the layer a module belongs to (the longest matching prefix wins)."""
-    best, level = -1, None
-    for index, (_, prefixes) in enumerate(LAYERS):
-        for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".") or prefix == "") and len(prefix) > best:
-                best, level = len(prefix), index
-    return level
+def _layer(module: str) -> str:
+    """The layer (top folder) of a module: "" for the package root's own modules."""
+    top = module.split(".")[0]
+    return top if top in LAYERS and top else ""
+
+
+def _allowed(source: str, target: str) -> bool:
+    """Whether a module of layer ``source`` may import module ``target``."""
+    here, there = _layer(source), _layer(target)
+    if here == there and here:
+        return True
+    if there == "" and target in ("", "__version__"):
+        return True  # the package's own __version__
+    return there in LAYERS[here]
 
 
 def _known(module: str) -> bool:
@@ -79,17 +98,27 @@ GRAPH = {_module_name(p): _imports(p) for p in SOURCES}
 
 def test_the_package_has_the_layers_we_think_it_has():
     names = set(GRAPH)
-    for must in ("contract", "diffusion.respacing", "models.diffae", "editing", "engine", "catalogue", "chat.rules",
-                 "widgets.panel", "cli"):
+    for must in ("foundation.contract", "foundation.steps", "models.diffae", "editing.registry", "engine.engine",
+                 "engine.catalogue", "chat.rules", "widgets.panel", "cli.main", "jobs.batch", "jobs.recipe"):
         assert must in names, f"{must} moved: update LAYERS in this test"
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert folders == set(LAYERS) - {""}, f"layers in the package {sorted(folders)} != LAYERS {sorted(LAYERS)}"
+    loose = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py"], f"the package root holds folders, not loose modules: {loose}"
 
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_dependencies_point_one_way(module):
-    here = _layer(module)
-    backwards = sorted(dep for dep in _internal(GRAPH[module]) if _known(dep) and _layer(dep) > here)
-    assert not backwards, (f"{module} ({LAYERS[here][0]}) imports a higher layer: "
-                           + ", ".join(f"{d} ({LAYERS[_layer(d)][0]})" for d in backwards))
+    wrong = sorted(dep for dep in _internal(GRAPH[module]) if _known(dep) and not _allowed(module, dep))
+    assert not wrong, (f"{module} ({_layer(module) or 'root'}) imports what its layer may not: "
+                       + ", ".join(f"{d} ({_layer(d) or 'root'})" for d in wrong))
+
+
+@pytest.mark.parametrize("source,target", [("jobs.batch", "cli.main"), ("jobs.batch", "train.distributed"),
+                                           ("train.painter_trainer", "eval.metrics"), ("widgets.panel", "eval.cli"),
+                                           ("engine.engine", "jobs.recipe"), ("chat.rules", "engine.engine")])
+def test_the_old_cycles_are_forbidden(source, target):
+    assert not _allowed(source, target)
 
 
 def test_chat_imports_no_torch_and_nothing_above_the_contract():

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from chatface_widgets.cli import main as cli_main
+from chatface_widgets.cli.main import main as cli_main
 from chatface_widgets.models.checkpoint_io import CheckpointError, NonFiniteWeightsError, check_finite
 from chatface_widgets.models.diffae import (OFFICIAL_CONFIGS, DiffAE, DiffAEConfig, ModelCardError, StateDictMismatch,
                                             UnidentifiedCheckpointError, _config_from_card_or_weights, load_diffae,
@@ -321,7 +321,7 @@ def test_impossible_json_settings_name_the_file(tmp_path, reference):
 
 
 def test_engine_load_names_a_broken_json(tmp_path, reference):
-    from chatface_widgets.engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     path = save_diffae(reference[0], tmp_path / "diffae.safetensors", extra={"align": False})
     path.with_suffix(".json").write_text("{")

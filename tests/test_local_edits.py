@@ -166,7 +166,7 @@ def test_real_photo_path_keeps_the_whole_photo_outside_the_pasted_edit_region(en
 
 
 def test_auto_keeps_global_edits_for_attributes_whose_card_says_local_loses_them(monkeypatch):
-    from chatface_widgets.engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load("toy")
     monkeypatch.setitem(engine.registry["beard"].card, "local", False)  # as a card whose region cut its edit off
@@ -210,7 +210,7 @@ def test_part_prior_grows_the_named_parts_and_restrict_rescales_inside_it():
 
 
 def test_region_stays_inside_the_attributes_parts(engine):
-    from chatface_widgets.contract import REGION_PRIORS
+    from chatface_widgets.foundation.contract import REGION_PRIORS
 
     face = engine.open(sample_photo(1, size=48))
     n = face.x0.shape[-1]

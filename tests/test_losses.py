@@ -100,7 +100,7 @@ def test_clip_preprocessing_matches_clip_recipe():
 
 @pytest.mark.needs("open_clip")
 def test_toy_judges_load_if_shipped():
-    from chatface_widgets.catalogue import builtin_folder
+    from chatface_widgets.engine.catalogue import builtin_folder
     from chatface_widgets.train.judges import load_toy_judges
 
     folder = builtin_folder()

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from chatface_widgets.editing import AttributeRegistry
+from chatface_widgets.editing.registry import AttributeRegistry
 from chatface_widgets.testing.tiny import tiny_engine
 from chatface_widgets.train.judges import tiny_random_judges
 from chatface_widgets.train.mapper_trainer import (encode_pool, equalize_lr, main, mapper_file_name, plain_mapper,
@@ -137,7 +137,7 @@ def test_cosine_lr_runs_from_lr_to_lr_final_and_the_card_records_the_optimiser(s
 def test_recipe_defaults_fill_only_what_the_command_line_left_out():
     from types import SimpleNamespace
 
-    from chatface_widgets.catalogue import find
+    from chatface_widgets.engine.catalogue import find
     from chatface_widgets.train.mapper_trainer import build_parser, recipe_defaults
     from chatface_widgets.train.recipes import RecipeBook
 
@@ -170,7 +170,7 @@ def test_recipe_defaults_fill_only_what_the_command_line_left_out():
 def test_a_trained_mapper_goes_to_the_user_folder_never_the_package(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from chatface_widgets.catalogue import builtin_folder, find
+    from chatface_widgets.engine.catalogue import builtin_folder, find
     from chatface_widgets.train.mapper_trainer import default_output
 
     monkeypatch.setenv("CHATFACE_HOME", str(tmp_path))

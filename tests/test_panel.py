@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from chatface_widgets.chat import Plan, ScriptedInterpreter  # noqa: E402
-from chatface_widgets.editing import UnknownAttributeError  # noqa: E402
-from chatface_widgets.photo import PhotoError  # noqa: E402
+from chatface_widgets.editing.registry import UnknownAttributeError  # noqa: E402
+from chatface_widgets.photos.photo import PhotoError  # noqa: E402
 from chatface_widgets.testing.tiny import tiny_engine  # noqa: E402
 from chatface_widgets.toy import sample_photo  # noqa: E402
 from chatface_widgets.widgets.panel import ChatFacePanel  # noqa: E402
@@ -339,7 +339,7 @@ def test_a_photo_with_two_faces_offers_a_face_menu(tmp_path):
     skimage = pytest.importorskip("skimage.data", reason="needs scikit-image (test extra) for a real photo")
     from PIL import Image
 
-    from chatface_widgets.engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     crop = Image.fromarray(skimage.astronaut()).crop((100, 0, 350, 300))
     photo = Image.new("RGB", (500, 300))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chatface_widgets.editing import UnknownAttributeError
+from chatface_widgets.editing.registry import UnknownAttributeError
 from chatface_widgets.widgets.state import PanelState, quantize
 from chatface_widgets.widgets.worker import LatestWorker, QueueWorker
 

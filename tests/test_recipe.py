@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from chatface_widgets.engine import Engine
-from chatface_widgets.recipe import FORMAT_VERSION, TINY_ID, Recipe, RecipeError
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.jobs.recipe import FORMAT_VERSION, TINY_ID, Recipe, RecipeError
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_unknown_attribute_and_bad_strength_are_refused(engine):
 
 
 def test_cli_edit_saves_a_recipe(tmp_path, capsys):
-    from chatface_widgets.cli import main
+    from chatface_widgets.cli.main import main
 
     rc = main(["edit", "sample:ben", "add a big smile", "-o", str(tmp_path / "out.png"), "--model", "tiny",
                "--steps", "4", "--save-recipe", str(tmp_path / "r.json")])

@@ -11,7 +11,7 @@ import torch
 
 from chatface_widgets.models.texture_painter import (TexturePainter, TexturePainterConfig, file_stem, load_painter,
                                                      painters_in, save_painter)
-from chatface_widgets.photo import to_pil
+from chatface_widgets.photos.photo import to_pil
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "toy" / "textures"
 TINY = TexturePainterConfig(widths=(4, 8))
@@ -107,7 +107,7 @@ def test_the_training_loss_prefers_curls_in_the_wrong_phase_to_no_curls():
 
 @pytest.mark.skipif(not (SHIPPED / "curly_hair.json").is_file(), reason="no shipped curly-hair painter")
 def test_shipped_painter_draws_curls_in_the_hair_and_nowhere_else():
-    from chatface_widgets.eval import metrics as M
+    from chatface_widgets.photos import metrics as M
     from chatface_widgets.toy.params import HELDOUT_SEED_START, PARTS, sample_params
     from chatface_widgets.toy.render import render_face
     from chatface_widgets.train.painter_trainer import PAINTABLE_STYLES, blur
@@ -207,8 +207,8 @@ def test_a_texture_only_attribute_leaves_z_and_paints_the_photo(painted_engine):
 
 
 def test_batches_paint_like_single_renders(painted_engine):
-    from chatface_widgets.batching import BatchRenderer
-    from chatface_widgets.recipe import Recipe
+    from chatface_widgets.jobs.batch import BatchRenderer
+    from chatface_widgets.jobs.recipe import Recipe
 
     face = _face(painted_engine)
     recipe = Recipe.from_edits(painted_engine, {"curly hair": 0.8}, steps=10)
@@ -220,7 +220,7 @@ def test_batches_paint_like_single_renders(painted_engine):
 
 @pytest.mark.skipif(not (SHIPPED / "curly_hair.json").is_file(), reason="no shipped curly-hair painter")
 def test_auto_paints_curls_on_the_photo_even_when_the_hair_covers_most_of_it():
-    from chatface_widgets.engine import AUTO_MAX_AREA, Engine
+    from chatface_widgets.engine.engine import AUTO_MAX_AREA, Engine
 
     face = Engine.load("toy").open("sample:ada")  # long hair: its grown prior covers more than AUTO_MAX_AREA
     curly = {"curly hair": 1.0}

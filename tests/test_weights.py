@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from conftest import fixture_path
-from chatface_widgets import download as D
-from chatface_widgets import weights as W
+from chatface_widgets.engine import download as D
+from chatface_widgets.engine import weights as W
 from chatface_widgets.models.latent_classifier import load_latent_classifier
 from chatface_widgets.testing.hashinit import hash_tensor
 
@@ -233,7 +233,7 @@ def test_registry_entries_are_complete():
 
 def test_official_layout_diffae_download_convert_load_and_render(server, home, monkeypatch):
     """A generated official-layout Lightning checkpoint: download → verify → convert → Engine.load → render."""
-    from chatface_widgets.engine import Engine
+    from chatface_widgets.engine.engine import Engine
     from chatface_widgets.testing.tiny import tiny_model
     from chatface_widgets.toy import sample_photo
 

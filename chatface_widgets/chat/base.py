@@ -1,6 +1,6 @@
 """The interpreter protocol, and how every interpreter gets its edit contract.
 
-An interpreter is built from an :class:`~chatface_widgets.contract.EditContract` (names, synonyms,
+An interpreter is built from an :class:`~chatface_widgets.foundation.contract.EditContract` (names, synonyms,
 recommended strengths, step policy). Old callers that pass a list of attribute names (and a
 ``synonyms`` mapping) still work: :func:`contract_and_names` builds the contract for them and keeps
 their spelling of the names for the plans it returns.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
-from chatface_widgets.contract import EditContract
+from chatface_widgets.foundation.contract import EditContract
 from chatface_widgets.chat.plan import Plan
 
 

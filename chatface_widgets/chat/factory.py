@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatface_widgets.contract import EditContract
+from chatface_widgets.foundation.contract import EditContract
 
 KINDS = ("rules", "openai", "scripted")
 

@@ -11,15 +11,15 @@ from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chatface_widgets.contract import check_strength
-from chatface_widgets.diffusion.respacing import check_steps
+from chatface_widgets.foundation.contract import check_strength
+from chatface_widgets.foundation.steps import check_steps
 
 Action = Literal["edit", "undo", "redo", "reset", "none"]
 
 
 def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
     """The valid step count nearest to ``steps`` after clamping to [low, high] (larger on a tie)."""
-    from chatface_widgets.diffusion.respacing import nearest_valid_steps
+    from chatface_widgets.foundation.steps import nearest_valid_steps
 
     return max(nearest_valid_steps(min(max(int(steps), low), high)))
 

@@ -64,7 +64,7 @@ from typing import Mapping, Sequence
 from chatface_widgets.chat import vocabulary as V
 from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat.plan import Plan, snap_steps
-from chatface_widgets.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
+from chatface_widgets.foundation.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
                                        normalize_name, quantize)
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat.plan import Plan
-from chatface_widgets.contract import EditContract
+from chatface_widgets.foundation.contract import EditContract
 
 PlanLike = Union[Plan, Mapping, str]
 

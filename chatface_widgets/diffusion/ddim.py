@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from .schedule import Schedule, _coef, eps_from_x0, predict_x0
+from chatface_widgets.diffusion.schedule import Schedule, _coef, eps_from_x0, predict_x0
 
 # The network: (x_t, t, z) -> raw prediction (ε or v, as schedule.prediction says); t is int64 (B,).
 Model = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]

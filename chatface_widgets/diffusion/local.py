@@ -30,8 +30,8 @@ from typing import Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .ddim import Model, ddim_step
-from .schedule import Schedule
+from chatface_widgets.diffusion.ddim import Model, ddim_step
+from chatface_widgets.diffusion.schedule import Schedule
 
 SCORE_LEVELS = (0.3, 0.5, 0.7)  # where along the chain (0 clean … 1 noisiest) edit_score compares x̂0 predictions
 SCORE_FLOOR = 0.05  # mean |Δx̂0| (in [-1, 1] units) below which a score map counts as "no edit" (not rescaled up)

@@ -15,10 +15,10 @@ from typing import Callable, Optional, Union
 
 import torch
 
-from .conditioning import CodeSchedule, as_codes
-from .ddim import Model, ddim_step
-from .local import KeepOutside, Trajectory
-from .schedule import Schedule
+from chatface_widgets.diffusion.conditioning import CodeSchedule, as_codes
+from chatface_widgets.diffusion.ddim import Model, ddim_step
+from chatface_widgets.diffusion.local import KeepOutside, Trajectory
+from chatface_widgets.diffusion.schedule import Schedule
 
 Codes = Union[torch.Tensor, CodeSchedule]
 StepCallback = Callable[[dict], Optional[bool]]

@@ -21,8 +21,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..models.diffae import PREDICTIONS  # what a network may return: "eps" (noise ε) or "v" (velocity)
-from .respacing import alpha_bar_full, ddim_timesteps
+from chatface_widgets.models.diffae import PREDICTIONS  # what a network may return: "eps" (noise ε) or "v" (velocity)
+from chatface_widgets.foundation.steps import alpha_bar_full, ddim_timesteps
 
 
 @dataclass(frozen=True)

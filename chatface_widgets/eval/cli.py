@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_judges(folder: Path):
     """(ClipJudge, IdentityJudge) from ``chatface_widgets.train.judges``, or None when unavailable."""
     try:
-        from ..train.judges import load_toy_judges
+        from chatface_widgets.train.judges import load_toy_judges
     except ImportError:
         return None
     try:
@@ -76,11 +76,11 @@ def summary(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Run the evaluation; return a process exit code."""
-    from ..engine import Engine
-    from ..toy.oracle import load_oracle
-    from .evaluate import default_oracle_folder, evaluate
-    from .plots import save_plots
-    from .sheet import save_sheet
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.toy.oracle import load_oracle
+    from chatface_widgets.eval.evaluate import default_oracle_folder, evaluate
+    from chatface_widgets.eval.plots import save_plots
+    from chatface_widgets.eval.sheet import save_sheet
 
     args = build_parser().parse_args(argv)
     if args.threads:

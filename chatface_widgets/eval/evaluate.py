@@ -1,7 +1,7 @@
 """Edit evaluation on held-out toy faces (seeds ≥ HELDOUT_SEED_START + seed), read by the attribute oracle.
 
 Per attribute at s = 1: hit rate, identity similarity, CLIP directional similarity, spatial
-consistency and preservation (definitions in :mod:`chatface_widgets.eval.metrics`), plus an SMS
+consistency and preservation (definitions in :mod:`chatface_widgets.photos.metrics`), plus an SMS
 ablation, multi-attribute edits and a strength sweep. :func:`reconstruction_report` and
 :func:`class_mean_direction` give the built-in model's acceptance numbers.
 """
@@ -17,12 +17,12 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ..diffusion.respacing import check_steps
-from ..engine import Engine, Face
-from ..photo import to_tensor
-from ..toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
-from ..toy.oracle import Oracle, identity_features, load_oracle
-from . import metrics as M
+from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.engine.engine import Engine, Face
+from chatface_widgets.photos.photo import to_tensor
+from chatface_widgets.toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
+from chatface_widgets.toy.oracle import Oracle, identity_features, load_oracle
+from chatface_widgets.photos import metrics as M
 
 STRENGTHS = (0.25, 0.5, 0.75, 1.0)  # strength sweep
 MULTI_EDITS = (("smile", "eyeglasses"), ("gray hair", "beard", "blue eyes"))
@@ -71,7 +71,7 @@ class OpenedFace:
 
 def default_oracle_folder(engine: Optional[Engine] = None) -> Path:
     """The model's folder when it holds an oracle, else the built-in model's folder (the catalogue's)."""
-    from ..catalogue import builtin_folder
+    from chatface_widgets.engine.catalogue import builtin_folder
 
     folder = getattr(getattr(engine, "spec", None), "folder", None)
     if folder is not None and (folder / "oracle.safetensors").is_file():
@@ -393,7 +393,7 @@ def _decode(engine: Engine, x_T: torch.Tensor, z: torch.Tensor, steps: int) -> t
 def reconstruction_report(engine: Engine, faces: int = 20, seed: int = 0, oracle: Optional[Oracle] = None,
                           steps_list: Sequence[int] = (8, 20), opened: Optional[list[OpenedFace]] = None) -> dict:
     """Mean PSNR of invert + decode at each T (and the default), and random-x_T attribute retention."""
-    from ..photo import to_pil
+    from chatface_widgets.photos.photo import to_pil
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
     opened = opened if opened is not None else open_faces(engine, faces, seed)
@@ -439,7 +439,7 @@ def class_mean_direction(engine: Engine, oracle: Optional[Oracle] = None, attrib
                          per_class: int = 200, faces: int = 20, seed: int = 0, steps: Optional[int] = None,
                          opened: Optional[list[OpenedFace]] = None) -> dict:
     """Add mean z(with) − mean z(without) to held-out faces lacking the attribute; fraction the oracle sees it."""
-    from ..photo import to_pil
+    from chatface_widgets.photos.photo import to_pil
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
     steps = check_steps(engine.info.default_steps if steps is None else steps)

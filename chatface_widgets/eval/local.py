@@ -22,10 +22,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ..diffusion.respacing import check_steps
-from ..engine import Engine
-from . import metrics as M
-from .evaluate import (_as_array, _edited_outside, _identity_fn, attainable, attribute_pairs, default_oracle_folder,
+from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.photos import metrics as M
+from chatface_widgets.eval.evaluate import (_as_array, _edited_outside, _identity_fn, attainable, attribute_pairs, default_oracle_folder,
                        jsonable, open_faces, texture_hit_rate, texture_shown)
 
 VARIANTS = ("plain", "local")  # local=False, local=True
@@ -37,7 +37,7 @@ def local_report(engine: Engine, faces: int = 30, seed: int = 900, steps: Option
                  attributes: Optional[Sequence[str]] = None, reach: Optional[float] = None,
                  images: Optional[list] = None, opened=None, variants: Sequence[str] = VARIANTS) -> dict:
     """Per-attribute metrics with local edits off and on (and for the COMBOS, each attribute's hit); JSON-ready."""
-    from ..toy.oracle import load_oracle
+    from chatface_widgets.toy.oracle import load_oracle
 
     started = time.time()
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.sheet:
-        from .sheet import save_sheet
+        from chatface_widgets.eval.sheet import save_sheet
 
         save_sheet(rows[: args.sheet_faces], args.sheet, scale=2)
     print(summary(result))

@@ -17,18 +17,18 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from ..diffusion.respacing import check_steps
-from ..engine import Engine
-from ..photo import to_pil
-from . import metrics as M
-from .evaluate import _decode, _embed, attainable, attribute_pairs, default_oracle_folder, jsonable, open_faces
+from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.photos.photo import to_pil
+from chatface_widgets.photos import metrics as M
+from chatface_widgets.eval.evaluate import _decode, _embed, attainable, attribute_pairs, default_oracle_folder, jsonable, open_faces
 
 
 def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, seed: int = 0, judges=None,
                    oracle=None, attributes: Optional[Sequence[str]] = None) -> dict:
     """{strength: {attribute: {"hit_rate", "id", "eligible_faces"}}} with SMS at the default T."""
-    from ..toy.oracle import load_oracle
-    from ..train.judges import load_toy_judges
+    from chatface_widgets.toy.oracle import load_oracle
+    from chatface_widgets.train.judges import load_toy_judges
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
     ident = (judges or load_toy_judges(default_oracle_folder(engine)))[1]
@@ -59,8 +59,8 @@ def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, 
 def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int = 20, seed: int = 0,
                         oracle=None) -> dict:
     """{k: {attribute: hit rate}} for z + k·d_class-mean decoded without SMS from the faces' own x_T."""
-    from ..models.mapper import read_directions
-    from ..toy.oracle import load_oracle
+    from chatface_widgets.models.mapper import read_directions
+    from chatface_widgets.toy.oracle import load_oracle
 
     folder = default_oracle_folder(engine)
     oracle = oracle if oracle is not None else load_oracle(folder)

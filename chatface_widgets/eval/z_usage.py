@@ -19,11 +19,11 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..diffusion.respacing import alpha_bar_full
-from ..diffusion.schedule import add_noise, predict_x0, to_eps
-from ..engine import Engine
-from ..toy import HELDOUT_SEED_START, sample_params
-from ..toy.oracle import Oracle, decode_outputs, load_oracle, render_tensor
+from chatface_widgets.foundation.steps import alpha_bar_full
+from chatface_widgets.diffusion.schedule import add_noise, predict_x0, to_eps
+from chatface_widgets.engine.engine import Engine
+from chatface_widgets.toy import HELDOUT_SEED_START, sample_params
+from chatface_widgets.toy.oracle import Oracle, decode_outputs, load_oracle, render_tensor
 
 PROBE_SEED_OFFSET = 900  # held-out faces HELDOUT_SEED_START + 900 … (apart from the eval's first faces)
 

@@ -5,7 +5,7 @@ Every part that needs a model's shape by name (catalogue, trainer, benchmarks, t
 
 from __future__ import annotations
 
-from .diffae import OFFICIAL_CONFIGS, DiffAEConfig
+from chatface_widgets.models.diffae import OFFICIAL_CONFIGS, DiffAEConfig
 
 # Official ffhq256_autoenc: 168,492,291 parameters with the encoder; ε-prediction (defined where loading identifies it).
 FFHQ256 = OFFICIAL_CONFIGS["ffhq256_autoenc"]

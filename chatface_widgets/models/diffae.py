@@ -567,7 +567,7 @@ def load_diffae_file(path, config: Optional[DiffAEConfig] = None, verbose: bool 
     weights); the config inside a training run's ``ckpt.pt``; an official topology (ε-prediction).
     Anything else is refused with an error that names the JSON to add. NaN/inf weights are refused.
     """
-    from .checkpoint_io import check_finite, read_diffae_checkpoint
+    from chatface_widgets.models.checkpoint_io import check_finite, read_diffae_checkpoint
 
     path = Path(path)
     ck = read_diffae_checkpoint(path)
@@ -609,8 +609,8 @@ def save_diffae(model: DiffAE, dst, half: bool = False, extra: Optional[dict] = 
     """
     from safetensors.torch import save_file
 
-    from ..files import atomic_path
-    from .checkpoint_io import check_finite
+    from chatface_widgets.foundation.files import atomic_path
+    from chatface_widgets.models.checkpoint_io import check_finite
 
     dst = Path(dst)
     if dst.suffix != ".safetensors":

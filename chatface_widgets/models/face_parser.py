@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from .small_unet import JsonConfig, SmallUNet, count_parameters, load_small, resize, save_small
+from chatface_widgets.models.small_unet import JsonConfig, SmallUNet, count_parameters, load_small, resize, save_small
 
 WEIGHTS_NAME, CONFIG_NAME = "parser.safetensors", "parser.json"
 TRAIN_HINT = "python -m chatface_widgets.train.parser_trainer --out {folder}"

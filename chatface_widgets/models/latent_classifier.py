@@ -14,7 +14,7 @@ from typing import Mapping
 
 import torch
 
-from .checkpoint_io import load_pickled
+from chatface_widgets.models.checkpoint_io import load_pickled
 
 # The official default amplitude in manipulate.ipynb. Slider strength 1.0 means this amplitude.
 DEFAULT_AMPLITUDE = 0.3

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..files import atomic_path
+from chatface_widgets.foundation.files import atomic_path
 
 
 class JsonConfig:

@@ -21,7 +21,7 @@ from typing import Optional
 
 import torch
 
-from .small_unet import JsonConfig, SmallUNet, load_small, resize, save_small
+from chatface_widgets.models.small_unet import JsonConfig, SmallUNet, load_small, resize, save_small
 
 TRAIN_HINT = "python -m chatface_widgets.train.painter_trainer --out {folder}"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from ..catalogue import TINY_ATTRIBUTES, find, tiny_network, tiny_registry
-from ..engine import Engine, ModelInfo
-from ..models.configs import TINY as TINY_CONFIG  # noqa: F401  (tests import it from here)
+from chatface_widgets.engine.catalogue import TINY_ATTRIBUTES, find, tiny_network, tiny_registry
+from chatface_widgets.engine.engine import Engine, ModelInfo
+from chatface_widgets.models.configs import TINY as TINY_CONFIG  # noqa: F401  (tests import it from here)
 
 
 def tiny_model(seed: int = 0, config=None):
@@ -30,7 +30,7 @@ def save_tiny_model(folder, seed: int = 0, attributes=TINY_ATTRIBUTES) -> Path:
 
     from safetensors.torch import save_file
 
-    from ..models.diffae import save_diffae
+    from chatface_widgets.models.diffae import save_diffae
 
     folder = Path(folder)
     engine = tiny_engine(seed, attributes)

@@ -1,6 +1,6 @@
 """Procedural toy face world: sampled identities, editable attributes, masks and captions."""
 
-from .params import (
+from chatface_widgets.toy.params import (
     ATTRIBUTES,
     HELDOUT_SEED_START,
     PARTS,
@@ -9,8 +9,8 @@ from .params import (
     make_caption,
     sample_params,
 )
-from .render import ToyFace, render_batch, render_face, render_masked_batch
-from .samples import SAMPLE_NAMES, sample_face, sample_params_for, sample_photo
+from chatface_widgets.toy.render import ToyFace, render_batch, render_face, render_masked_batch
+from chatface_widgets.toy.samples import SAMPLE_NAMES, sample_face, sample_params_for, sample_photo
 
 __all__ = [
     "ATTRIBUTES",

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .params import ATTRIBUTES, HELDOUT_SEED_START, LABEL_THRESHOLD, FaceParams, sample_params
-from .render import render_batch, render_face
+from chatface_widgets.toy.params import ATTRIBUTES, HELDOUT_SEED_START, LABEL_THRESHOLD, FaceParams, sample_params
+from chatface_widgets.toy.render import render_batch, render_face
 
 # Identity fields the oracle reads: linear ones in [0, 1] (head offsets in [-1, 1]) and circular hues.
 IDENTITY_LINEAR = ("skin_tone", "face_width", "face_length", "eye_spacing", "hair_length", "clothing_shade",

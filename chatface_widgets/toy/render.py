@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .params import ATTRIBUTES, PARTS, FaceParams, make_caption, sample_params
+from chatface_widgets.toy.params import ATTRIBUTES, PARTS, FaceParams, make_caption, sample_params
 
 SUPERSAMPLE = 4  # internal resolution factor; the image is box-filtered down by this much
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .params import ATTRIBUTES, HELDOUT_SEED_START, FaceParams, sample_params
-from .render import ToyFace, render_face
+from chatface_widgets.toy.params import ATTRIBUTES, HELDOUT_SEED_START, FaceParams, sample_params
+from chatface_widgets.toy.render import ToyFace, render_face
 
 SAMPLE_NAMES = ("ada", "ben", "cleo", "dev")
 # Held-out seeds picked by eye for distinct, pleasant identities (offsets from HELDOUT_SEED_START).

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..diffusion.respacing import alpha_bar_full, ddim_timesteps
-from ..diffusion.schedule import add_noise, v_target
-from ..models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae
+from chatface_widgets.foundation.steps import alpha_bar_full, ddim_timesteps
+from chatface_widgets.diffusion.schedule import add_noise, v_target
+from chatface_widgets.models.diffae import DiffAE, DiffAEConfig, build_diffae, save_diffae
 
 TOY_CONFIG = DiffAEConfig(
     model_channels=32, channel_mult=(1, 2, 2, 4), num_res_blocks=1, attn_levels=(2,), embed_channels=128,
@@ -81,7 +81,7 @@ def loss_weights(t: torch.Tensor, alpha_bar: torch.Tensor, cap: float) -> torch.
 
 def pixel_weights(masks: torch.Tensor, part_weights: tuple) -> torch.Tensor:
     """Per-pixel loss weight (N, 1, H, W): 1, or a part's weight where the part mask says that part."""
-    from ..toy import PARTS
+    from chatface_widgets.toy import PARTS
 
     weights = torch.ones(masks.shape, dtype=torch.float32)
     for part, weight in part_weights:
@@ -130,7 +130,7 @@ class FaceStream:
     """An endless, seeded stream of rendered training faces (seeds below the held-out range)."""
 
     def __init__(self, size: int, batch: int, seed: int, start_batch: int = 0, part_weights: tuple = ()):
-        from ..toy import HELDOUT_SEED_START
+        from chatface_widgets.toy import HELDOUT_SEED_START
 
         self.size, self.batch, self.seed = size, batch, seed
         self.batch_index = start_batch
@@ -139,7 +139,7 @@ class FaceStream:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next batch of faces in [-1, 1], and their per-pixel loss weights (None without part weights)."""
-        from ..toy import render_batch, render_masked_batch
+        from chatface_widgets.toy import render_batch, render_masked_batch
 
         rng = np.random.default_rng([self.seed, self.batch_index])
         seeds = rng.integers(0, self.limit, size=self.batch).tolist()
@@ -202,7 +202,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         print(f"resumed from {ckpt_path}: step {state['step']}, {state['images']} images, {state['seconds'] / 3600:.2f} h")
     elif init_from is not None:
         # Continue from shipped weights (e.g. weights/toy/diffae.safetensors): fresh optimiser, same record.
-        from ..models.diffae import load_diffae
+        from chatface_widgets.models.diffae import load_diffae
 
         shipped = load_diffae(init_from)
         config = replace(shipped.config, prediction=prediction or shipped.config.prediction)
@@ -216,7 +216,9 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
         state["warm_start"] = str(init_from)
         print(f"initialised from {init_from}: step {state['step']}, {state['images']} images")
     state["runs"] += 1
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from chatface_widgets.engine.devices import pick_device
+
+    device = pick_device(device)
     model.to(device)
     ema.to(device)
     for opt_state in opt.state.values():  # a resumed optimiser follows the model's device
@@ -273,7 +275,7 @@ def train(out_dir: Path, minutes: float, settings: TrainSettings, config: DiffAE
 
 def parse_part_weights(items) -> tuple:
     """["eyes=10", "mouth=8"] → (("eyes", 10.0), ("mouth", 8.0)); a clear error for anything else."""
-    from ..toy import PARTS
+    from chatface_widgets.toy import PARTS
 
     pairs = []
     for item in items:

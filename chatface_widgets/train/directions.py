@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.diffae import DiffAE, load_diffae
-from .diffae_trainer import faces_to_tensor
+from chatface_widgets.models.diffae import DiffAE, load_diffae
+from chatface_widgets.train.diffae_trainer import faces_to_tensor
 
 
 @torch.no_grad()
 def encode_faces(model: DiffAE, seeds, size: int, batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
     """z for rendered faces of the given seeds, with their attribute values (N, 8)."""
-    from ..toy import render_batch
+    from chatface_widgets.toy import render_batch
 
     zs, labels = [], []
     seeds = list(seeds)
@@ -60,7 +60,7 @@ def save_directions(directions: dict[str, torch.Tensor], folder: Path, synonyms:
 
 
 def main(argv=None) -> None:
-    from ..toy import ATTRIBUTES
+    from chatface_widgets.toy import ATTRIBUTES
 
     parser = argparse.ArgumentParser(description="Compute class-mean z directions for the toy attributes.")
     parser.add_argument("--model", type=Path, default=Path("weights/toy/diffae.safetensors"))

@@ -19,6 +19,8 @@ from typing import Optional, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from chatface_widgets.engine.devices import pick_device, ranks
+
 T = TypeVar("T")
 
 
@@ -27,33 +29,26 @@ def shard(items: Sequence[T], rank: int, world: int) -> list[T]:
     return list(items[rank::world])
 
 
-def init_from_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; joins the group (NCCL on CUDA, else gloo)."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return rank, world, local
 
 
 def build_engine_and_judges(args, local_rank: int):
     """The tiny random engine and judges (tests), or a real/toy engine with its judges."""
-    device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    from ..engine import Engine
+    device = pick_device(args.device, local_rank)
+    from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load(args.model, device=device)
     if args.model == "tiny":
-        from .judges import tiny_random_judges
+        from chatface_widgets.train.judges import tiny_random_judges
 
         return engine, tuple(j.to(engine.device) for j in tiny_random_judges(image_size=engine.image_size))
-    from .mapper_trainer import load_judges_for
+    from chatface_widgets.train.mapper_trainer import load_judges_for
 
     return engine, load_judges_for(engine, args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .mapper_trainer import folder_images, train_mapper
-    from .toy_recipes import recipes_from
+    from chatface_widgets.train.mapper_trainer import folder_images, train_mapper
+    from chatface_widgets.train.toy_recipes import recipes_from
 
     p = argparse.ArgumentParser(description="Shard mapper recipes over torchrun ranks.")
     p.add_argument("--model", default="toy", help="toy, tiny (random test engine), ffhq256, ffhq128 or a path")
@@ -77,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    rank, world, local = init_from_env()
+    rank, world, local = ranks()
     engine, judges = build_engine_and_judges(args, local)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None
     mine = shard(recipes_from(args.recipes).select(args.only), rank, world)

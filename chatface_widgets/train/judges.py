@@ -88,7 +88,7 @@ class ClipJudge(FrozenJudge):
     @classmethod
     def from_toy(cls, folder) -> "ClipJudge":
         """The toy world's small CLIP from ``clip.safetensors`` + ``clip.json``."""
-        from .toy_clip import load_toy_clip
+        from chatface_widgets.train.toy_clip import load_toy_clip
 
         model, tokenizer, pre = load_toy_clip(folder)
         return cls(model, tokenizer, pre["size"], pre["mean"], pre["std"], pre.get("interpolation", "bicubic"),
@@ -124,14 +124,14 @@ class IdentityJudge(FrozenJudge):
     @classmethod
     def from_irse50(cls, path, device="cpu") -> "IdentityJudge":
         """IR-SE50 from ``model_ir_se50.pth``, with the e4e/StyleCLIP crop and pooling."""
-        from ..models.arcface import IDEmbedder
+        from chatface_widgets.models.arcface import IDEmbedder
 
         return cls(IDEmbedder.from_file(path), None, name=f"ir_se50:{Path(path).name}").to(device)
 
     @classmethod
     def from_toy(cls, folder) -> "IdentityJudge":
         """The toy world's identity net from ``identity.safetensors`` + ``identity.json``."""
-        from .toy_identity import load_toy_identity
+        from chatface_widgets.train.toy_identity import load_toy_identity
 
         net = load_toy_identity(folder)
         return cls(net, net.config["image_size"], name=f"toy-identity:{Path(folder).name}")
@@ -151,9 +151,9 @@ def load_toy_judges(folder) -> tuple[ClipJudge, IdentityJudge]:
 
 def tiny_random_judges(seed: int = 0, image_size: int = 32) -> tuple[ClipJudge, IdentityJudge]:
     """Random-weight judges small enough for CPU tests (the toy architectures, narrowed)."""
-    from ..toy import ATTRIBUTES
-    from .toy_clip import CLIP_MEAN, CLIP_STD, CompactTokenizer, build_toy_clip
-    from .toy_identity import ToyIdentityNet
+    from chatface_widgets.toy import ATTRIBUTES
+    from chatface_widgets.train.toy_clip import CLIP_MEAN, CLIP_STD, CompactTokenizer, build_toy_clip
+    from chatface_widgets.train.toy_identity import ToyIdentityNet
 
     torch.manual_seed(seed)
     words = ["a face", "a face with a smile"] + [f"a face with {a}" for a in ATTRIBUTES]

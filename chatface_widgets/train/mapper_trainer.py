@@ -34,10 +34,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..diffusion import conditioning
-from ..editing import normalize_name
-from ..models.mapper import MLPMapper, save_mapper
-from .losses import LossWeights, mapper_loss, text_direction, unit
+from chatface_widgets.diffusion import conditioning
+from chatface_widgets.editing.registry import normalize_name
+from chatface_widgets.models.mapper import MLPMapper, save_mapper
+from chatface_widgets.train.losses import LossWeights, mapper_loss, text_direction, unit
 
 DECODE_STEPS = 8  # T of the SMS decoder while training (ChatFace: 8)
 TRAIN_SEED_BASE = 700_000_000  # toy training faces come from seeds [base + 10^6·seed, …), below HELDOUT_SEED_START
@@ -87,7 +87,7 @@ def encode_pool(engine, images: torch.Tensor, judges, steps: int = DECODE_STEPS,
 
 def toy_training_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
     """n rendered toy faces from training seeds (below HELDOUT_SEED_START), in [-1, 1]."""
-    from ..toy import HELDOUT_SEED_START, render_batch
+    from chatface_widgets.toy import HELDOUT_SEED_START, render_batch
 
     start = TRAIN_SEED_BASE + 1_000_000 * seed
     assert start + n < HELDOUT_SEED_START
@@ -97,7 +97,7 @@ def toy_training_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 def folder_images(folder, size: int, limit: Optional[int] = None) -> torch.Tensor:
     """Aligned face images from a folder (png/jpg/webp, sorted), centre-squared to ``size``, in [-1, 1]."""
-    from ..photo import center_square, load_photo, to_tensor
+    from chatface_widgets.photos.photo import center_square, load_photo, to_tensor
 
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     if limit:
@@ -200,7 +200,7 @@ class EditContext:
 
 def load_context(folder, exclude: str = "", device=None, prob: float = 0.5, max_edits: int = 2) -> Optional[EditContext]:
     """An EditContext from every mapper card in ``folder`` except ``exclude``'s; None when none is left."""
-    from ..editing import AttributeRegistry
+    from chatface_widgets.editing.registry import AttributeRegistry
 
     registry = AttributeRegistry.from_folder(folder)
     if not len(registry):
@@ -434,7 +434,7 @@ def optional_float(text: str) -> Optional[float]:
 def recipe_defaults(engine, args) -> dict:
     """Unset iters, lr_mul, λ_glob, global margin, final lr and training strength: the model's recipes
     (its ``recipes.json`` in the catalogue, with the attribute's own overrides), else the paper's."""
-    from .recipes import RecipeBook
+    from chatface_widgets.train.recipes import RecipeBook
 
     chosen = {"iters": args.iters, "lr_mul": args.lr_mul, "lambda_global": args.lambda_global,
               "global_margin": args.global_margin, "lr_final": args.lr_final, "train_strength": args.train_strength}
@@ -444,12 +444,12 @@ def recipe_defaults(engine, args) -> dict:
 
 def load_judges_for(engine, args):
     """The judges the catalogue names for the model: its toy judge networks, else open_clip + IR-SE50."""
-    from .judges import ClipJudge, IdentityJudge, load_toy_judges
+    from chatface_widgets.train.judges import ClipJudge, IdentityJudge, load_toy_judges
 
     spec = getattr(engine, "spec", None)
     if args.judges or (spec is not None and spec.judges == "toy"):
         return load_toy_judges(args.judges or spec.folder)
-    from ..weights import MissingWeightsError, resolve
+    from chatface_widgets.engine.weights import MissingWeightsError, resolve
 
     id_weights, pretrained = args.id_weights, args.clip_pretrained
     if not id_weights:
@@ -465,7 +465,7 @@ def load_judges_for(engine, args):
 
 def default_output(engine) -> Path:
     """Where a trained mapper goes unless --out says: the user folder of the model, never the package."""
-    from ..catalogue import user_folder
+    from chatface_widgets.engine.catalogue import user_folder
 
     return user_folder(engine.spec.name if getattr(engine, "spec", None) else engine.info.name) / "mappers"
 
@@ -474,7 +474,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from ..engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
     recipe = recipe_defaults(engine, args)

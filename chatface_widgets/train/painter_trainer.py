@@ -12,7 +12,7 @@ times the L1 distance between the local high-pass and directional energy maps (:
 painted image and the target: curls are thin arcs whose exact phase a small network cannot predict,
 so squared error alone learns their blurred mean (no texture at all); the energy term asks for
 texture of the right strength in the right place, in any phase. The report, on the saved fp16
-weights and held-out faces, is the texture judge of the evaluation (eval.metrics.texture_shown)
+weights and held-out faces, is the texture judge of the evaluation (photos.metrics.texture_shown)
 on painted blurred renders, and the error outside the attribute's part.
 """
 
@@ -26,12 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.texture_painter import TexturePainter, TexturePainterConfig, load_painter, save_painter
-from ..models.small_unet import count_parameters
-from ..toy.oracle import ReplayPool, render_uint8, to_unit, warmup_cosine
-from ..toy.params import HELDOUT_SEED_START, PARTS, sample_params
-from ..toy.render import render_face
-from .parser_trainer import blur, corrupt
+from chatface_widgets.models.texture_painter import TexturePainter, TexturePainterConfig, load_painter, save_painter
+from chatface_widgets.models.small_unet import count_parameters
+from chatface_widgets.toy.oracle import ReplayPool, render_uint8, to_unit, warmup_cosine
+from chatface_widgets.toy.params import HELDOUT_SEED_START, PARTS, sample_params
+from chatface_widgets.toy.render import render_face
+from chatface_widgets.train.parser_trainer import blur, corrupt
 
 PAINTABLE_STYLES = ("short", "bob", "long", "bun")  # the toy world draws no curls on a buzz cut
 
@@ -117,7 +117,7 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
 def heldout_report(model: TexturePainter, n: int = 200, start: int = HELDOUT_SEED_START, blur_sigma: float = 0.7) -> dict:
     """On n held-out faces that can carry the texture, painted at +1 after a blur: the texture judge's pass rate,
     the texture before/after/target, and the PSNR outside the attribute's part (dB)."""
-    from ..eval import metrics as M
+    from chatface_widgets.photos import metrics as M
 
     size, attr = model.config.image_size, model.config.attribute
     part = PARTS.index(model.config.part)

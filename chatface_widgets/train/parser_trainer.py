@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.face_parser import FaceParser, FaceParserConfig, count_parameters, load_parser, save_parser
-from ..toy.oracle import ReplayPool, warmup_cosine
-from ..toy.params import HELDOUT_SEED_START, PARTS
-from ..toy.render import render_masked_batch
+from chatface_widgets.models.face_parser import FaceParser, FaceParserConfig, count_parameters, load_parser, save_parser
+from chatface_widgets.toy.oracle import ReplayPool, warmup_cosine
+from chatface_widgets.toy.params import HELDOUT_SEED_START, PARTS
+from chatface_widgets.toy.render import render_masked_batch
 
 # Cross-entropy weight per part (PARTS order): the small parts count more.
 PART_WEIGHTS = {"background": 1.0, "skin": 1.0, "hair": 1.0, "eyes": 2.0, "mouth": 2.0, "glasses": 2.5,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from ..contract import normalize_name
+from chatface_widgets.foundation.contract import normalize_name
 
 # ChatFace's own recipe (the generic trainer's defaults for a model without recipes.json).
 PAPER_DEFAULTS = {"iters": 1000, "lr_mul": 0.01, "lambda_global": 0.0, "global_margin": None, "lr_final": None,

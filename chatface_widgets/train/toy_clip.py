@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..toy import ATTRIBUTES, HELDOUT_SEED_START, attribute_labels, make_caption, render_batch, sample_params
+from chatface_widgets.toy import ATTRIBUTES, HELDOUT_SEED_START, attribute_labels, make_caption, render_batch, sample_params
 
 IMAGE_SIZE = 48  # the toy DiffAE's image size; the ViT takes it directly (8x8 patches of 6 px)
 CONTEXT_LENGTH = 32  # the longest toy caption is 26 tokens with start/end

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..toy import HELDOUT_SEED_START, FaceParams, render_face, sample_params
+from chatface_widgets.toy import HELDOUT_SEED_START, FaceParams, render_face, sample_params
 
 IMAGE_SIZE = 48
 ATTRIBUTE_SEED_OFFSET = 1_000_000_000  # attribute draws come from seeds far from identity seeds

@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from .mapper_trainer import RANGER_BETAS, optional_float
-from .recipes import MapperRecipe, RecipeBook  # noqa: F401  (MapperRecipe re-exported)
+from chatface_widgets.train.mapper_trainer import RANGER_BETAS, optional_float
+from chatface_widgets.train.recipes import MapperRecipe, RecipeBook  # noqa: F401  (MapperRecipe re-exported)
 
 # Optimiser settings for the built-in model (measured in session 2, eyeglasses, 40 iterations, 20
 # held-out faces): with StyleCLIP's lr_mul 0.01 and ChatFace's losses only, the mapper's step stayed
@@ -45,7 +45,7 @@ from .recipes import MapperRecipe, RecipeBook  # noqa: F401  (MapperRecipe re-ex
 
 def toy_book() -> RecipeBook:
     """The built-in model's recipe book (``recipes.json`` in its folder)."""
-    from ..catalogue import find
+    from chatface_widgets.engine.catalogue import find
 
     return RecipeBook.from_data(find("toy").recipes())
 
@@ -58,7 +58,7 @@ def recipes_from(spec: str) -> RecipeBook:
     if path.suffix == ".json" and path.is_file():
         data = json.loads(path.read_text())
         return RecipeBook.from_data(data if isinstance(data, dict) else {"attributes": data})
-    from ..catalogue import find
+    from chatface_widgets.engine.catalogue import find
 
     return RecipeBook.from_data(find(spec).recipes())
 
@@ -82,11 +82,11 @@ def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=
     Gradient checkpointing is off by default here: the 48 px toy decoder's eight steps of
     activations fit in about 2 GB at batch 8, and recomputing them costs a third more time.
     """
-    from ..catalogue import user_folder
-    from ..engine import Engine
-    from .judges import load_toy_judges
-    from .losses import LossWeights
-    from .mapper_trainer import encode_pool, load_context, toy_training_images, train_mapper
+    from chatface_widgets.engine.catalogue import user_folder
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.train.judges import load_toy_judges
+    from chatface_widgets.train.losses import LossWeights
+    from chatface_widgets.train.mapper_trainer import encode_pool, load_context, toy_training_images, train_mapper
 
     engine = Engine.load(model, device=device, align=False)
     book = RecipeBook.for_engine(engine)

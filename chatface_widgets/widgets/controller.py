@@ -18,9 +18,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
-from ..contract import INTERACTIVE_MAX_BATCH
-from .state import PanelState, Snapshot
-from .worker import LatestWorker, QueueWorker, Ticket
+from chatface_widgets.foundation.contract import INTERACTIVE_MAX_BATCH
+from chatface_widgets.widgets.state import PanelState, Snapshot
+from chatface_widgets.widgets.worker import LatestWorker, QueueWorker, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class PanelController:
 
     def save_recipe(self, folder: Optional[Path] = None) -> Path:
         """Write the current edit as a NEW ``<stem>-recipe-NNN.json`` (for ``chatface batch``; never overwrites)."""
-        from ..recipe import Recipe
+        from chatface_widgets.jobs.recipe import Recipe
 
         recipe = Recipe.from_snapshot(self.face.engine, self.state.snapshot(), request="\n".join(self.requests),
                                       plan=self.last_plan)
@@ -338,7 +338,7 @@ class PanelController:
         local_mask = getattr(self.face, "local_mask", None)
         if not callable(local_mask):
             return None
-        from .imaging import region_overlay
+        from chatface_widgets.widgets.imaging import region_overlay
 
         mask = local_mask(snap.edits, snap.steps, "auto", snap.reach)
         return region_overlay(self.face.image, 1.0 if mask is None else mask[0, 0].cpu().numpy())  # None: everywhere
@@ -351,7 +351,7 @@ class PanelController:
         preview = None
         now = time.perf_counter()
         if done < total and now - last_preview[0] >= self.preview_every:
-            from ..photo import to_pil
+            from chatface_widgets.photos.photo import to_pil
 
             last_preview[0] = now
             preview = to_pil(info["denoised"][:1])[0]

@@ -28,7 +28,7 @@ def load_engine(model=None):
 
 def _load(key: str, fallback: bool):
     """Load without caching (see :func:`load_engine`)."""
-    from ..engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     if key == TINY:
         return Engine.load(TINY), "Using the random tiny test model (its edits are not meaningful)."
@@ -43,14 +43,14 @@ def _load(key: str, fallback: bool):
 
 def default_photo(engine):
     """The model's first built-in sample photo ("sample" for Engine.open)."""
-    from ..engine import SAMPLE
+    from chatface_widgets.engine.engine import SAMPLE
 
     return SAMPLE
 
 
 def make_interpreter(kind, engine):
     """The chat factory's interpreter for ``engine`` with the interactive bounds (the CLI builds the same)."""
-    from ..chat import make_interpreter as build
+    from chatface_widgets.chat import make_interpreter as build
 
     return build(kind, engine.contract.bounded())
 

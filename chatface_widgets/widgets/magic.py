@@ -51,9 +51,9 @@ def unquote(text):
 
 def open_panel(photo=None, model=None, llm="rules", steps=None, face=None):
     """Build a ChatFacePanel, turning the usual user mistakes into short UsageErrors."""
-    from ..contract import UnknownAttributeError
-    from ..photo import PhotoError
-    from .panel import ChatFacePanel
+    from chatface_widgets.foundation.contract import UnknownAttributeError
+    from chatface_widgets.photos.photo import PhotoError
+    from chatface_widgets.widgets.panel import ChatFacePanel
 
     try:
         if face is not None and face < 1:

@@ -16,11 +16,11 @@ from typing import Optional, Sequence
 
 import ipywidgets as W
 
-from ..contract import LOCAL_REACH_MAX, STRENGTH_MAX, STRENGTH_MIN
-from .controller import ChatEntry, PanelController, RenderResult, short_error
-from .imaging import blank, png_bytes
-from .loading import default_photo, load_engine, make_interpreter, photo_place
-from .state import PanelState
+from chatface_widgets.foundation.contract import LOCAL_REACH_MAX, STRENGTH_MAX, STRENGTH_MIN
+from chatface_widgets.widgets.controller import ChatEntry, PanelController, RenderResult, short_error
+from chatface_widgets.widgets.imaging import blank, png_bytes
+from chatface_widgets.widgets.loading import default_photo, load_engine, make_interpreter, photo_place
+from chatface_widgets.widgets.state import PanelState
 
 LOG_LIMIT = 200  # chat lines kept in the log
 ADD_PROMPT = "+ add a slider …"

@@ -3,7 +3,7 @@
 Every change happens under one lock and bumps ``version``; listeners get an immutable
 :class:`Snapshot` after the lock is released. Several strengths set by one call (a chat plan) are one
 change, so they cause one render. Names, the strength range and resolution, and the valid step
-counts come from the model's edit contract (chatface_widgets.contract): strengths are clamped and
+counts come from the model's edit contract (chatface_widgets.foundation.contract): strengths are clamped and
 rounded to the slider's precision, so a value echoed back by a slider never counts as a new change.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
-from ..contract import LOCAL_REACH, RESOLUTION, EditContract, StepPolicy, check_reach, quantize  # noqa: F401
+from chatface_widgets.foundation.contract import LOCAL_REACH, RESOLUTION, EditContract, StepPolicy, check_reach, quantize  # noqa: F401
 
 HISTORY_LIMIT = 200  # undo entries kept
 

@@ -163,6 +163,6 @@ def landmark_parts(landmarks: np.ndarray, size: int, parts: Sequence[str] = PART
 
 def aligned_face_parts(face, size: int | None = None, parts: Sequence[str] = PARTS_NAMES,
                        forehead: float = 1.5) -> np.ndarray:
-    """Part maps for an :class:`~chatface_widgets.align.AlignedFace` crop (its own size unless ``size``)."""
+    """Part maps for an :class:`~chatface_widgets.photos.align.AlignedFace` crop (its own size unless ``size``)."""
     size = int(size or face.size)
     return landmark_parts(face.to_crop(face.landmarks, size), size, parts, forehead)

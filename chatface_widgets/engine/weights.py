@@ -6,7 +6,7 @@ Layout of the cache folder (``$CHATFACE_HOME``, default ``platformdirs.user_cach
     <name>.safetensors (+.json)  converted DiffAE / classifier weights; what ``resolve`` returns
 
 Files that need no conversion (IR-SE50, CLIP) are used where they were downloaded. Nothing here
-touches the network; see :mod:`chatface_widgets.download`.
+touches the network; see :mod:`chatface_widgets.engine.download`.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def convert_classifier(src, dst) -> Path:
     """Keep conds_mean, conds_std, classifier.weight/bias of a classifier .ckpt in a safetensors file."""
     from safetensors.torch import save_file
 
-    from .models.latent_classifier import CELEBA_ATTRIBUTES, read_classifier_state
+    from chatface_widgets.models.latent_classifier import CELEBA_ATTRIBUTES, read_classifier_state
 
     tensors = read_classifier_state(src)
     meta = {"kind": "latent_classifier", "attributes": json.dumps(list(CELEBA_ATTRIBUTES)), "source": Path(src).name}
@@ -222,7 +222,7 @@ def convert_classifier(src, dst) -> Path:
 
 def convert_diffae(src, dst, half: bool = False) -> Path:
     """Official DiffAE .ckpt -> EMA-only safetensors plus JSON config (``save_diffae``)."""
-    from .models.diffae import load_diffae_file, save_diffae
+    from chatface_widgets.models.diffae import load_diffae_file, save_diffae
 
     loaded = load_diffae_file(src)  # official topologies need no JSON; NaN/inf weights are refused
     extra = {k: v for k, v in loaded.card.items() if k not in ("kind", "config", "dtype")}

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import weights as W
+from chatface_widgets.engine import weights as W
 
 CHUNK = 1 << 20
 USER_AGENT = "chatface-widgets (python urllib)"
@@ -238,5 +238,5 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m chatface_widgets.download download ffhq256_autoenc
+if __name__ == "__main__":  # python -m chatface_widgets.engine.download download ffhq256_autoenc
     sys.exit(main())

@@ -15,8 +15,8 @@ from typing import Iterable, Mapping, Optional
 
 import torch
 
-from .contract import EditContract, StepPolicy, UnknownAttributeError, normalize_name  # noqa: F401
-from .models.mapper import AttributeMapper, LinearDirection, compose, load_mapper
+from chatface_widgets.foundation.contract import EditContract, StepPolicy, UnknownAttributeError, normalize_name  # noqa: F401
+from chatface_widgets.models.mapper import AttributeMapper, LinearDirection, compose, load_mapper
 
 @dataclass
 class Attribute:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,15 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from .contract import LOCAL_REACH, REGION_PRIORS, EditContract, StepPolicy, check_reach
-from .diffusion import conditioning, local as local_edits, samplers
-from .diffusion.respacing import check_steps
-from .diffusion.schedule import Schedule, make_schedule
-from .editing import AttributeRegistry
-from .models.diffae import DiffAE
-from .photo import PhotoLike, center_square, load_photo, to_pil, to_tensor
+from chatface_widgets.foundation.contract import LOCAL_REACH, REGION_PRIORS, EditContract, StepPolicy, check_reach
+from chatface_widgets.diffusion import conditioning, local as local_edits, samplers
+from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.diffusion.schedule import Schedule, make_schedule
+from chatface_widgets.editing.registry import AttributeRegistry
+from chatface_widgets.engine.devices import pick_device
+from chatface_widgets.models.diffae import DiffAE
+from chatface_widgets.foundation.settings import RenderSettings, settings_of
+from chatface_widgets.photos.photo import PhotoLike, center_square, is_model_world, load_photo, to_pil, to_tensor
 
 SAMPLE = "sample"  # engine.open("sample") / "sample:NAME" / "sample:INDEX": a built-in sample photo
 LOCAL_THRESHOLD = 0.5  # edit score (0…1, DiffEdit's normalised |Δx̂0|) at which a pixel is in the region
@@ -41,17 +44,6 @@ TEXTURES_FOLDER = "textures"  # texture painters beside a model's weights (Engin
 AUTO_MAX_AREA = 0.6  # local="auto" edits locally unless the region covers more of the image than this
 
 
-def pick_device(device: Optional[str] = None) -> torch.device:
-    """CUDA, then MPS, then CPU, unless ``device`` (or ``$CHATFACE_DEVICE``) says otherwise."""
-    device = device or os.environ.get("CHATFACE_DEVICE")
-    if device:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -65,14 +57,18 @@ class ModelInfo:
     image_size: int
 
 
+class NotModelWorldError(ValueError):
+    """A real photo given to a model that edits only images of its own world (the built-in model)."""
+
+
 class Engine:
     """A loaded diffusion autoencoder plus its attribute registry; open photos with :meth:`open`."""
 
     def __init__(self, model: DiffAE, registry: AttributeRegistry, info: ModelInfo, device: torch.device, speed="off",
                  threads="auto", spec=None):
-        from .speed import safe_prepare
+        from chatface_widgets.engine.speed import safe_prepare
 
-        self.spec = spec  # the catalogue entry (chatface_widgets.catalogue.ModelSpec); None for hand-built engines
+        self.spec = spec  # the catalogue entry (chatface_widgets.engine.catalogue.ModelSpec); None for hand-built engines
 
         self.model = model.to(device).eval().requires_grad_(False)
         self.registry = registry
@@ -102,7 +98,7 @@ class Engine:
     def load(cls, name_or_path="toy", device: Optional[str] = None, mappers: Optional[str | Path] = None,
              align: Optional[bool] = None, speed="auto", threads="auto") -> "Engine":
         """Load a model by catalogue name ("toy", "tiny", "ffhq256", "ffhq128"), file or folder; ``speed``: see speed.prepare."""
-        from .catalogue import find
+        from chatface_widgets.engine.catalogue import find
 
         spec = find(name_or_path)
         model, card = spec.load_network()
@@ -119,7 +115,7 @@ class Engine:
             folder = getattr(self.spec, "folder", None)
             parser = None
             if folder is not None:
-                from .models.face_parser import load_parser
+                from chatface_widgets.models.face_parser import load_parser
 
                 parser = load_parser(folder)
             self._parser = parser.to(self.device) if parser is not None else None
@@ -134,7 +130,7 @@ class Engine:
             folder = getattr(self.spec, "folder", None)
             painter = None
             if folder is not None:
-                from .models.texture_painter import load_painter
+                from chatface_widgets.models.texture_painter import load_painter
 
                 painter = load_painter(Path(folder) / TEXTURES_FOLDER, name)
             self._painters[name] = painter.to(self.device) if painter is not None else None
@@ -180,33 +176,100 @@ class Engine:
     def image_size(self) -> int:
         return self.info.image_size
 
-    def open(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None) -> "Face":
+    def open(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None,
+             force_builtin: bool = False) -> "Face":
         """Read a photo, align or crop it to the model's size, and encode z (x_T is inverted on demand).
 
         ``photo`` is a path, a PIL image, an array, or "sample" / "sample:NAME" / "sample:INDEX" for one
-        of the model's built-in sample photos.
+        of the model's built-in sample photos. A model that does not align faces (the built-in one)
+        takes images of its own world (its size or a whole multiple); another photo is refused
+        (NotModelWorldError) unless ``force_builtin=True``, which edits its centre square with a warning.
         """
+        return self.encode_faces([self.read_face(photo, align, face_index, force_builtin)])[0]
+
+    def read_face(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None,
+                  force_builtin: bool = False) -> "Face":
+        """:meth:`open` without the network: the photo read, aligned or cropped; z is encoded by :meth:`encode_faces`."""
         original = load_photo(self.sample_path(photo) if is_sample(photo) else photo)
         aligned = None
+        size = self.image_size
         if self.info.align if align is None else align:
-            from .align import align_face
+            from chatface_widgets.photos.align import align_face
 
-            aligned = align_face(original, index=face_index, size=self.image_size)
+            aligned = align_face(original, index=face_index, size=size)
             image = aligned.image
+        elif is_model_world(original, size):
+            image = original if original.width == size else original.resize((size, size), Image.NEAREST)
         else:
-            image = center_square(original, self.image_size)
-        x0 = to_tensor(image).to(self.device)
-        return Face(self, original, image, x0, self.encode(x0), aligned)
+            what = (f"the {self.info.name!r} model does not find or align faces: it edits its own illustrated "
+                    f"{size}×{size} faces (or exact multiples), and this photo is {original.width}×{original.height}")
+            if not force_builtin:
+                raise NotModelWorldError(f"{what}. Get real DiffAE weights (`chatface weights download "
+                                         "ffhq256_autoenc`, then model ffhq256), or pass force_builtin=True "
+                                         "(--force-builtin) to edit its centre square anyway")
+            warnings.warn(f"{what}; force_builtin: editing its centre square, shrunk to {size}×{size}", stacklevel=3)
+            image = center_square(original, size)
+        return Face(self, original, image, to_tensor(image).to(self.device), None, aligned)
+
+    def encode_faces(self, faces: Sequence["Face"]) -> list["Face"]:
+        """Encode z for faces read by :meth:`read_face`, as one batch (DiffAE's semantic encoder)."""
+        todo = [f for f in faces if f.z is None]
+        if todo:
+            z = self.encode(torch.cat([f.x0 for f in todo]))
+            for i, face in enumerate(todo):
+                face.z = z[i:i + 1]
+        return list(faces)
+
+    def invert_faces(self, faces: Sequence["Face"], steps: int) -> None:
+        """Each face's ``steps``-step inversion trajectory, computed as one batch and cached on the faces."""
+        todo = list({id(f): f for f in faces if not f.has_trajectory(steps)}.values())
+        if not todo:
+            return
+        whole = self.invert_trajectory(torch.cat([f.x0 for f in todo]), torch.cat([f.z for f in todo]), steps)
+        for i, face in enumerate(todo):
+            face.set_trajectory(local_edits.Trajectory(tuple(s[i:i + 1] for s in whole.states)))
+
+    # --- rendering: the settings of a render, checked once, through the one render path ---------
+
+    def settings(self, settings: RenderSettings, bounded: bool = False) -> RenderSettings:
+        """``settings`` checked for this model: canonical names (synonyms merged, with a warning) and the step
+        count (the model's default for None); ``bounded``: the interactive bound of the panel and the CLI."""
+        policy = self.contract.bounded().steps if bounded else self.contract.steps
+        return settings.updated(edits=self.registry.validate(settings.edits), steps=policy.or_default(settings.steps))
+
+    def render_tensor(self, faces: Sequence["Face"], settings: RenderSettings, callback=None,
+                      edits: Optional[Sequence[Mapping[str, float]]] = None, fixed_shape: bool = False) -> torch.Tensor:
+        """Render ``settings`` on every face (row i: faces[i]; ``edits[i]`` overrides the strengths of row i), (N, 3, H, W)."""
+        from chatface_widgets.engine.render import render_rows
+
+        settings = self.settings(settings)
+        cleans = ([self.registry.validate(e) for e in edits] if edits is not None
+                  else [dict(settings.edits)] * len(faces))
+        self.invert_faces(faces, settings.steps)
+        return render_rows(faces, cleans, settings, callback=callback, fixed_shape=fixed_shape)
+
+    def render_batch(self, faces: Sequence["Face"], settings: RenderSettings, paste: bool = True) -> list[Image.Image]:
+        """One settings on many faces in one network batch (``chatface batch``, ``cf.apply``, the evaluation);
+        ``paste``: each put back into its photo (Face.place), as ``chatface edit`` writes it.
+
+        Network shapes depend on the settings and the number of faces only (render_rows' fixed_shape), so a
+        face's bytes do not depend on which faces share its batch; pad to a fixed count for byte-stable jobs.
+        """
+        if not faces:
+            return []
+        settings = self.settings(settings)
+        images = to_pil(self.render_tensor(faces, settings, fixed_shape=True))
+        return [face.place(image, settings) if paste else image for face, image in zip(faces, images)]
 
     def sample_path(self, text: str) -> Path:
         """The file of a built-in sample photo named "sample", "sample:NAME" or "sample:INDEX"."""
-        from .catalogue import find
+        from chatface_widgets.engine.catalogue import find
 
         spec = self.spec or find("tiny")
         return spec.sample(str(text).partition(":")[2] or 0)
 
     # --- low-level diffusion calls: one network job each, under the engine lock ----------------
-    # ``fast=True`` runs the prepared speed path (chatface_widgets.speed, what renders use);
+    # ``fast=True`` runs the prepared speed path (chatface_widgets.engine.speed, what renders use);
     # ``fast=False`` the plain float32 network (what training pools and parity checks want).
 
     def schedule(self, steps: int) -> Schedule:
@@ -309,6 +372,15 @@ class Face:
         self._recons: dict[tuple, torch.Tensor] = {}  # (steps, reach, signed attributes) -> masked reconstruction
         self.region_computations = 0  # how many edit scores were computed (the cache's work; tests read it)
 
+    def has_trajectory(self, steps: int) -> bool:
+        with self._noise_lock:
+            return steps in self._trajectories
+
+    def set_trajectory(self, trajectory: local_edits.Trajectory) -> None:
+        """Cache a trajectory computed elsewhere (Engine.invert_faces batches the inversion of many faces)."""
+        with self._noise_lock:
+            self._trajectories.setdefault(trajectory.steps, trajectory)
+
     def trajectory(self, steps: int) -> local_edits.Trajectory:
         """The photo's DDIM inversion trajectory with ``steps`` steps, computed once and cached."""
         steps = check_steps(steps)
@@ -394,7 +466,7 @@ class Face:
         """:meth:`parts`, uncached."""
         size = self.x0.shape[-1]
         if self.aligned is not None:
-            from .landmark_parts import PARTS_NAMES, landmark_parts
+            from chatface_widgets.photos.landmark_parts import PARTS_NAMES, landmark_parts
 
             points = self.aligned.to_crop(self.aligned.landmarks, size)
             maps = torch.from_numpy(landmark_parts(points, size)).to(self.x0.device)[None]
@@ -421,160 +493,112 @@ class Face:
         indices = [names.index(p) for p in wanted if p in names]
         return local_edits.part_prior(maps, indices, grow) if indices else None
 
-    def local_mask(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, local="auto",
+    def local_mask(self, edits=None, steps: Optional[int] = None, local="auto",
                    reach: Optional[float] = None) -> Optional[torch.Tensor]:
-        """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local."""
-        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
-        clean = self.engine.registry.validate(edits or {})
+        """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local.
+
+        ``edits`` may be a RenderSettings (then the other arguments are ignored).
+        """
+        settings = self.engine.settings(settings_of(edits, steps=steps, local=local, reach=reach))
+        row = self._row_region(self.engine.registry.validate(settings.edits), settings.steps, settings.local,
+                               settings.reach)
+        return None if row is None else row[1]
+
+    def _row_region(self, clean: Mapping[str, float], steps: int, local: str, reach: float) -> Optional[tuple]:
+        """(cache key, mask) when a row with these validated strengths renders locally, else None (global)."""
         if not self._needs_region(local, clean):
             return None
         mask = self._region(clean, steps, reach)
-        return mask if self._is_local(local, mask, clean) else None
+        if not self._is_local(local, mask, clean):
+            return None
+        signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))
+        return (steps, reach, signed), mask
 
-    def _needs_region(self, local, clean: Mapping[str, float]) -> bool:
-        """False when the render is global whatever the region: local off, or "auto" with an edited
+    def _needs_region(self, local: str, clean: Mapping[str, float]) -> bool:
+        """False when the render is global whatever the region: local "off", no edit, or "auto" with an edited
         attribute whose card says local edits lose it (``"local": false``: the region cut the edit off)."""
-        if local is False:
+        if local == "off":
             return False
         if local == "auto":
             return not any(self.engine.registry.get(n).card.get("local") is False for n, v in clean.items() if v)
         return True
 
-    def _is_local(self, local, region: torch.Tensor, clean: Mapping[str, float]) -> bool:
-        """``local`` as a bool for a computed region: "auto" edits locally unless it covers more than AUTO_MAX_AREA
+    def _is_local(self, local: str, region: torch.Tensor, clean: Mapping[str, float]) -> bool:
+        """``local`` decided for a computed region: "auto" edits locally unless it covers more than AUTO_MAX_AREA
         and the edit moves z (a texture-only edit is always local: the photo, painted, beats the reconstruction)."""
         if local == "auto":
             return float(region.mean()) <= AUTO_MAX_AREA or not self.engine.z_strengths(clean)
-        if isinstance(local, bool):
-            return local
-        raise ValueError(f"local must be True, False or 'auto', got {local!r}")
+        return local == "on"
 
-    # --- rendering ---------------------------------------------------------------------------
+    # --- masked reconstructions (the local path's cache) ----------------------------------------
 
-    def render_tensor(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
+    def _has_recon(self, key: tuple) -> bool:
+        with self._noise_lock:
+            return key in self._recons
+
+    def _recon(self, key: tuple) -> torch.Tensor:
+        with self._noise_lock:
+            return self._recons[key]
+
+    def _store_recon(self, key: tuple, image: torch.Tensor) -> None:
+        """Keep a masked reconstruction (the newest RECON_CACHE_SIZE per face)."""
+        with self._noise_lock:
+            self._recons[key] = image
+            while len(self._recons) > RECON_CACHE_SIZE:
+                self._recons.pop(next(iter(self._recons)))
+
+    # --- rendering: every form below builds one RenderSettings and calls engine.render ------------
+
+    def render_tensor(self, edits=None, steps: Optional[int] = None, sms: bool = True,
                       callback: Optional[Callable[[dict], Optional[bool]]] = None, local="auto",
                       reach: Optional[float] = None) -> torch.Tensor:
         """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early.
 
-        ``local`` (True, False or "auto"): keep the photo's own pixels outside the edit's region
+        ``edits``: strengths, or a RenderSettings (then steps, sms, local and reach are its own).
+        ``local`` ("auto", "on"/True, "off"/False): keep the photo's own pixels outside the edit's region
         (see :meth:`region`; ``reach`` widens it). A local render of no edit is the photo itself.
         """
-        return self._render_batch([edits or {}], steps, sms, callback, local, reach)
+        settings = settings_of(edits, steps=steps, sms=sms, local=local, reach=reach)
+        return self.engine.render_tensor([self], settings, callback=callback)
 
-    def render(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None, sms: bool = True,
+    def render(self, edits=None, steps: Optional[int] = None, sms: bool = True,
                callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False, local="auto",
                reach: Optional[float] = None) -> Image.Image:
-        """The edited face as a PIL image (``paste=True``: pasted back into the whole photo when aligned).
+        """The edited face as a PIL image (``paste=True``: put back into the whole photo, see :meth:`place`).
 
-        With a local edit, only the region is pasted back: outside it the whole photo keeps its own pixels.
+        ``edits``: strengths, or a RenderSettings. With a local edit only the region is pasted back:
+        outside it the whole photo keeps its own pixels.
         """
-        image = to_pil(self._render_batch([edits or {}], steps, sms, callback, local, reach))[0]
-        if paste and self.aligned is not None:
-            mask = self.local_mask(edits, steps, local, reach)
+        settings = self.engine.settings(settings_of(edits, steps=steps, sms=sms, local=local, reach=reach))
+        image = to_pil(self.engine.render_tensor([self], settings, callback=callback))[0]
+        return self.place(image, settings) if paste else image
+
+    def place(self, image: Image.Image, settings) -> Image.Image:
+        """An edited model-size face put back where it came from: pasted into the photo (aligned faces, only the
+        local region when local), scaled back to the photo's size (a built-in-world image at a whole multiple),
+        or as it is (a cropped photo)."""
+        if self.aligned is not None:
+            mask = self.local_mask(settings)
             return self.aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())
+        side = self.original.width
+        if (side != image.width and self.original.height == side and side % image.width == 0
+                and is_model_world(self.original, image.width)):
+            return image.resize((side, side), Image.NEAREST)
         return image
 
-    def render_many(self, edits_list: Sequence[Mapping[str, float]], steps: Optional[int] = None, sms: bool = True,
+    def render_many(self, edits_list: Sequence, steps: Optional[int] = None, sms: bool = True,
                     local="auto", reach: Optional[float] = None) -> list[Image.Image]:
-        """Several edits of this face decoded as one batch (e.g. a strength strip), each with its own region."""
+        """Several edits of this face decoded as one batch (e.g. a strength strip), each with its own region.
+
+        ``edits_list``: strengths per row; ``steps`` may be a RenderSettings whose decoding all rows share.
+        """
         if not edits_list:
             return []
-        return to_pil(self._render_batch(list(edits_list), steps, sms, None, local, reach))
-
-    def _render_batch(self, edits_list: list, steps, sms: bool, callback, local, reach) -> torch.Tensor:
-        """Decode a batch of edits; local ones keep the photo outside their (united) regions and, inside,
-        are the photo plus what the edit changes (diffusion.local.transfer)."""
-        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
-        trajectory = self.trajectory(steps)
-        cleans = [self.engine.registry.validate(e or {}) for e in edits_list]  # once per edit
-        codes_list = [self._code(c) for c in cleans]
-        z_edit = torch.cat(codes_list)
-        n = z_edit.shape[0]
-        regions = self._batch_regions(cleans, steps, local, reach)
-        if regions is None:
-            x_T, z = trajectory.x_T.expand(n, -1, -1, -1), self.z.expand(n, -1)
-            codes = self.z if n == 1 and codes_list[0] is self.z else _codes(z, z_edit, sms)
-            stopped = []
-            x = self.engine.decode(x_T, codes, steps, callback=_noting_stop(callback, n, stopped))
-            return x if stopped else self._paint(x, cleans, [False] * n)
-        # A local row whose z does not move (a texture-only edit) decodes nothing: the photo, then painted.
-        decoded = [r is not None and codes is not self.z for r, codes in zip(regions, codes_list)]
-        masks = [torch.ones_like(self.x0[:, :1]) if r is None else r[1] if d else torch.zeros_like(r[1])
-                 for r, d in zip(regions, decoded)]
-        local_rows = [r is not None for r in regions]
-        if not any(bool((m > 0).any()) for m in masks):  # nothing to decode anywhere: the photo itself
-            return self._paint(self.x0.expand(n, -1, -1, -1).clone(), cleans, local_rows)
-        keys = [r[0] if d else None for r, d in zip(regions, decoded)]
-        with self._noise_lock:
-            missing = {k: m for k, m in zip(keys, masks) if k is not None and k not in self._recons}
-        # Each missing reconstruction (z, same mask) rides in the same batch as the edits, after them.
-        z_all = torch.cat([z_edit] + [self.z] * len(missing))
-        mask_all = torch.cat(masks + list(missing.values()))
-        total = z_all.shape[0]
-        x_T, z = trajectory.x_T.expand(total, -1, -1, -1), self.z.expand(total, -1)
-        stopped = []
-        x = self.engine.decode(x_T, _codes(z, z_all, sms), steps, callback=_noting_stop(callback, n, stopped),
-                               keep=local_edits.KeepOutside(trajectory, mask_all))
-        if stopped:  # an early stop: the latest prediction, never cached
-            return x[:n]
-        with self._noise_lock:
-            for j, key in enumerate(missing):
-                self._recons[key] = x[n + j:n + j + 1]
-            while len(self._recons) > RECON_CACHE_SIZE:
-                self._recons.pop(next(iter(self._recons)))
-            recons = [None if k is None else self._recons[k] for k in keys]
-        out = x[:n].clone()
-        for i, recon in enumerate(recons):
-            if recon is not None:
-                out[i:i + 1] = local_edits.transfer(self.x0, out[i:i + 1], recon)
-        return self._paint(out, cleans, local_rows)
-
-    def _paint(self, images: torch.Tensor, cleans: list, local_rows: list) -> torch.Tensor:
-        """Each edited attribute's texture (Engine.paint); a local row gets it only inside the attribute's part prior."""
-        def inside(name: str) -> Optional[torch.Tensor]:
-            prior = self._prior(name) if any(local_rows) else None
-            if prior is None:
-                return None
-            rows = torch.tensor(local_rows, device=images.device).reshape(-1, 1, 1, 1)
-            return torch.where(rows, prior.to(images), torch.ones_like(prior).to(images))
-
-        return self.engine.paint(images, cleans, inside)
-
-    def _batch_regions(self, cleans: list, steps: int, local, reach) -> Optional[list]:
-        """Per edit: None (decoded globally) or (cache key, mask); None for the whole batch when nothing is local."""
-        wanted = [self._needs_region(local, c) for c in cleans]
-        if not any(wanted):
-            return None
-        reach = LOCAL_REACH if reach is None else check_reach(reach)
-        regions = []
-        for clean, w in zip(cleans, wanted):
-            mask = self._region(clean, steps, reach) if w else None
-            if mask is None or not self._is_local(local, mask, clean):
-                regions.append(None)
-                continue
-            signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))
-            regions.append(((steps, reach, signed), mask))
-        return regions if any(r is not None for r in regions) else None
+        base = steps if isinstance(steps, RenderSettings) else settings_of({}, steps=steps, sms=sms, local=local,
+                                                                             reach=reach)
+        return to_pil(self.engine.render_tensor([self] * len(edits_list), base,
+                                                edits=[dict(e or {}) for e in edits_list]))
 
     def reconstruct(self, steps: Optional[int] = None) -> Image.Image:
-        """Invert and decode with no edit (never local: the model's own reconstruction)."""
-        return self.render({}, steps=steps, local=False)
-
-
-def _noting_stop(callback, n: int, stopped: list):
-    """The decoder's step callback: ``callback`` shown the first n rows; a False answer is noted in ``stopped``."""
-    if callback is None:
-        return None
-
-    def step_callback(info: dict):
-        answer = callback({**info, "x": info["x"][:n], "denoised": info["denoised"][:n]})
-        if answer is False:
-            stopped.append(True)
-        return answer
-
-    return step_callback
-
-
-def _codes(z: torch.Tensor, z_edit: torch.Tensor, sms: bool):
-    """The conditioning of an edit: SMS from z_edit to z (ChatFace Eq. 13), or z_edit at every step."""
-    return conditioning.sms(z, z_edit) if sms else conditioning.constant(z_edit)
+        """Invert and decode with no edit (never local: the model's own reconstruction, as DiffAE reports it)."""
+        return self.render({}, steps=steps, local="off")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Sequence
 
-from .files import OutputError, atomic_path, atomic_write_bytes, check_not_input
+from chatface_widgets.foundation.files import OutputError, atomic_path, atomic_write_bytes, check_not_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}  # picked up from folders
 DEFAULT_BATCH = 16  # faces per network call: the fastest measured on 2 idle CPU cores (1.69x one at a time; BENCHMARKS.md)
@@ -140,17 +140,16 @@ def prepare(engine, source, face_index: Optional[int] = None, force_builtin: boo
     """Read one photo and align its face (or take a built-in model image as is); PhotoError, NoFaceError, SkipPhoto."""
     from PIL import Image
 
-    from .cli import _is_model_world
-    from .photo import center_square, load_photo, to_tensor
+    from chatface_widgets.photos.photo import center_square, is_model_world, load_photo, to_tensor
 
     photo = load_photo(source)
     size = engine.image_size
     if engine.info.align:
-        from .align import align_face
+        from chatface_widgets.photos.align import align_face
 
         aligned = align_face(photo, index=face_index, size=size)
         return Prepared(to_tensor(aligned.image), aligned.image, aligned.paste, photo)
-    if _is_model_world(photo, size):
+    if is_model_world(photo, size):
         w = photo.width
         face = photo if w == size else photo.resize((size, size), Image.NEAREST)
         place = (lambda out: out) if w == size else (lambda out: out.resize((w, w), Image.NEAREST))
@@ -182,8 +181,8 @@ class BatchRenderer:
         """Edited model-size faces (PIL) for a list of (1, 3, S, S) tensors (at most ``batch_size``)."""
         import torch
 
-        from .diffusion import conditioning
-        from .photo import to_pil
+        from chatface_widgets.diffusion import conditioning
+        from chatface_widgets.photos.photo import to_pil
 
         k = len(faces)
         if not 0 < k <= self.batch_size:
@@ -206,8 +205,8 @@ class BatchRenderer:
 
     def _render_local(self, x0):
         """A recipe with local edits: one face at a time through Face.render(local=...)."""
-        from .engine import Face
-        from .photo import to_pil
+        from chatface_widgets.engine.engine import Face
+        from chatface_widgets.photos.photo import to_pil
 
         engine = self.engine
         face = Face(engine, to_pil(x0)[0], to_pil(x0)[0], x0.to(engine.device), engine.encode(x0.to(engine.device)))
@@ -215,7 +214,7 @@ class BatchRenderer:
 
 
 def _render_takes_local() -> bool:
-    from .engine import Face
+    from chatface_widgets.engine.engine import Face
 
     return "local" in inspect.signature(Face.render).parameters
 
@@ -446,7 +445,7 @@ class Result:
 
 def as_recipe(recipe, engine=None):
     """A Recipe from a Recipe, a recipe file, or a request sentence (interpreted for ``engine``'s model)."""
-    from .recipe import Recipe
+    from chatface_widgets.jobs.recipe import Recipe
 
     if isinstance(recipe, Recipe):
         return recipe
@@ -465,10 +464,10 @@ def apply(recipe, photos, engine=None, batch_size: int = DEFAULT_BATCH, show: bo
     ``photos``: paths, folders, globs, or PIL images. Nothing is written; for files on disk and a
     manifest use ``chatface batch`` (or :func:`run`).
     """
-    from .engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     if engine is None:
-        from .recipe import Recipe
+        from chatface_widgets.jobs.recipe import Recipe
 
         name = recipe.model["name"] if isinstance(recipe, Recipe) else None
         if name is None and (str(recipe).lower().endswith(".json") or Path(str(recipe)).is_file()):
@@ -538,101 +537,3 @@ def show_pairs(results: Sequence[Result], columns: int = 4, title: str = ""):
     if "ipykernel" in sys.modules:
         plt.show()
     return fig
-
-
-# ------------------------------------------------------------------------------------------- CLI
-
-
-def build_parser(prog: str = "chatface batch") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Apply one edit (a recipe file or a request sentence) to many photos.",
-        epilog="""Outputs go under --out with each photo's relative name (.png), written atomically; inputs are
-never written. manifest.jsonl in --out gets one line per photo (ok / error / skipped, with the
-reason and the time). Run the same command again to do only what is missing or failed.
-
-Several GPUs or machines: the same command under torchrun shards the photos over the ranks:
-  torchrun --standalone --nproc_per_node 8 -m chatface_widgets batch RECIPE PHOTOS --out DIR
-exit status: 0 all written (or skipped/already done), 1 some photos failed (see the manifest), 2 error.""")
-    p.add_argument("recipe", nargs="?", help="a recipe .json (from --save-recipe or the panel) or a request sentence")
-    p.add_argument("photos", nargs="*", help="photo files, folders (searched recursively) and globs (quote them)")
-    p.add_argument("--out", help="output folder (created)")
-    p.add_argument("--model", default=None, help="model name or path (default: the recipe's; for a sentence: toy)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help=f"faces per network call (default {DEFAULT_BATCH}, or the one this --out folder was started with)")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps for a request sentence (default: the plan's or the model's)")
-    p.add_argument("--no-sms", action="store_true", help="for a request sentence: z_edit at every step instead of SMS")
-    p.add_argument("--face", type=int, default=None, metavar="N", help="edit the N-th largest face of each photo (default 1)")
-    p.add_argument("--llm", default="rules", choices=["rules", "openai"], help="interpreter for a request sentence")
-    p.add_argument("--device", default=None, help="cpu, cuda or mps (under torchrun with CUDA: cuda:LOCAL_RANK)")
-    p.add_argument("--force-builtin", action="store_true", help="built-in model: edit the centre square of other photos")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--merge", metavar="DIR", default=None, help="only merge the manifest parts in DIR and exit")
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None, prog: str = "chatface batch") -> int:
-    from .cli import CLIError
-
-    parser = build_parser(prog)
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        return _main(args, parser)
-    except (OutputError, ValueError, FileNotFoundError, ImportError, CLIError) as exc:
-        print(f"chatface: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _main(args, parser) -> int:
-    from .recipe import Recipe
-
-    if args.merge:
-        print(f"merged into {merge(args.merge)}", file=sys.stderr)
-        return 0
-    if not args.recipe or not args.photos or not args.out:
-        parser.error("give RECIPE_OR_REQUEST, one or more PHOTOS and --out DIR (or --merge DIR)")
-    if args.face is not None and args.face < 1:
-        parser.error(f"--face {args.face}: faces are numbered from 1 (1 is the largest)")
-    from .contract import INTERACTIVE_MAX_BATCH
-
-    if args.batch_size is not None and not 1 <= args.batch_size <= INTERACTIVE_MAX_BATCH:
-        parser.error(f"--batch-size {args.batch_size}: choose 1 to {INTERACTIVE_MAX_BATCH}")
-    from .train.distributed import init_from_env
-
-    rank, world, local = init_from_env()
-    import torch
-
-    device = args.device or (f"cuda:{local}" if world > 1 and torch.cuda.is_available() else None)
-    is_file = args.recipe.lower().endswith(".json") or Path(args.recipe).is_file()
-    recipe = Recipe.load(args.recipe) if is_file else None
-    from .engine import Engine
-
-    engine = Engine.load(args.model or (recipe.model["name"] if recipe else "toy"), device=device)
-    if recipe is None:
-        recipe = Recipe.from_request(engine, args.recipe, llm=args.llm, steps=args.steps, sms=not args.no_sms)
-        if rank == 0:
-            print(f"{args.recipe!r} -> {recipe.describe()}", file=sys.stderr)
-    elif args.steps is not None or args.no_sms:
-        parser.error("--steps and --no-sms apply to a request sentence; a recipe file fixes them")
-    if engine.info.align is False and args.face is not None:
-        parser.error(f"--face needs a model that finds faces; {engine.info.name!r} does not")
-    summary = run(engine, recipe, args.photos, args.out, batch_size=args.batch_size, rank=rank, world=world,
-                  face_index=None if args.face is None else args.face - 1, force_builtin=args.force_builtin,
-                  progress=not args.no_progress)
-    failed = summary.counts.get(ERROR, 0)
-    if world > 1:
-        import torch.distributed as dist
-
-        failed_all = torch.tensor([failed])
-        dist.all_reduce(failed_all)  # also the barrier: every rank has finished its part
-        failed = int(failed_all.item())
-        if rank == 0:
-            summary.manifest = merge(args.out)
-        dist.barrier()
-        dist.destroy_process_group()
-    print(f"chatface batch{f' rank {rank}' if world > 1 else ''}: {summary.line()}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from .diffusion.respacing import check_steps, valid_step_counts
+from chatface_widgets.foundation.steps import check_steps, valid_step_counts
 
 STRENGTH_MIN, STRENGTH_MAX = -1.0, 1.0  # every strength, everywhere: slider, state, plan, engine
 DEFAULT_STRENGTH = 0.5  # ChatFace's slot default when the user names no amount (a mapper card may override)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .photo import load_photo  # RGB, EXIF-upright copy; paths are only read
+from chatface_widgets.photos.photo import load_photo  # RGB, EXIF-upright copy; paths are only read
 
 SUPERSAMPLE = 4  # the recipe samples the quad at 4x the output size (4096 for 1024), then downsamples
 DETECT_MAX_SIDE = 1600  # detection runs on a copy no larger than this; landmarks use full resolution

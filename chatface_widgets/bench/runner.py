@@ -21,18 +21,18 @@ from typing import Callable
 
 import torch
 
-from . import speed
-from .diffusion import conditioning, samplers
-from .diffusion.respacing import check_steps
-from .diffusion.schedule import Schedule, make_schedule
-from .models.diffae import DiffAE, DiffAEConfig
+from chatface_widgets.engine import speed
+from chatface_widgets.diffusion import conditioning, samplers
+from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.diffusion.schedule import Schedule, make_schedule
+from chatface_widgets.models.diffae import DiffAE, DiffAEConfig
 
 ARCHS = ("tiny", "toy", "ffhq128", "ffhq256")
 
 
 def arch_config(arch: str) -> DiffAEConfig:
     """The DiffAEConfig of a benchmark architecture name (the catalogue's named configs)."""
-    from .models.configs import NAMED
+    from chatface_widgets.models.configs import NAMED
 
     return NAMED[arch]
 
@@ -53,7 +53,7 @@ def randomize(model: DiffAE, seed: int = 0) -> DiffAE:
 
 def _stored_weights(arch: str) -> Path | None:
     """A local checkpoint for the arch if the catalogue finds one on disk (never downloads)."""
-    from .catalogue import find
+    from chatface_widgets.engine.catalogue import find
 
     if arch == "tiny":
         return None
@@ -66,12 +66,12 @@ def _stored_weights(arch: str) -> Path | None:
 def build_model(arch: str, seed: int = 0, random_weights: bool = False) -> tuple[DiffAE, str]:
     """(eval float32 model, weights description): stored weights when present (unless asked not to), else random."""
     if arch == "tiny":
-        from .catalogue import tiny_network
+        from chatface_widgets.engine.catalogue import tiny_network
 
         return tiny_network(seed), "random (tiny_network)"
     path = None if random_weights else _stored_weights(arch)
     if path is not None:
-        from .models.diffae import load_diffae
+        from chatface_widgets.models.diffae import load_diffae
 
         return load_diffae(path), str(path)
     return randomize(DiffAE(arch_config(arch)), seed).eval(), "random"

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .models import configs
-from .models.diffae import DiffAE, DiffAEConfig
+from chatface_widgets.models import configs
+from chatface_widgets.models.diffae import DiffAE, DiffAEConfig
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # chatface_widgets/
 BUILTIN, TINY = "toy", "tiny"
 # Official models: catalogue name -> (weights-registry name, latent-classifier registry name, config).
 OFFICIAL = {"ffhq256": ("ffhq256_autoenc", "ffhq256_autoenc_cls", configs.FFHQ256),
@@ -61,7 +61,7 @@ class ModelSpec:
         """
         if self.kind == TINY:
             return tiny_network(), {"kind": "diffae", "align": False}
-        from .models.diffae import load_diffae_file
+        from chatface_widgets.models.diffae import load_diffae_file
 
         loaded = load_diffae_file(self.weights, config=self.config)
         return loaded.model, loaded.card
@@ -77,7 +77,7 @@ class ModelSpec:
 
     def registry(self, z_channels: int, mappers: Optional[Path] = None):
         """The attributes this model can edit (``mappers``: one folder instead of the usual ones)."""
-        from .editing import AttributeRegistry
+        from chatface_widgets.editing.registry import AttributeRegistry
 
         if self.kind == TINY:
             return tiny_registry(z_channels)
@@ -131,7 +131,7 @@ class ModelSpec:
 
 def home() -> Path:
     """``$CHATFACE_HOME`` or the platform's user cache folder: downloads, converted weights, user models."""
-    from .weights import weights_home
+    from chatface_widgets.engine.weights import weights_home
 
     return weights_home()
 
@@ -185,7 +185,7 @@ def find(name_or_path) -> ModelSpec:
 
 def _official(name: str) -> ModelSpec:
     """An official DiffAE model from the weights cache (its error names the command that gets it)."""
-    from .weights import resolve
+    from chatface_widgets.engine.weights import resolve
 
     weights_name, classifier, _ = OFFICIAL[name]  # the config: the file's card, else its official topology
     path = Path(resolve(weights_name))
@@ -195,7 +195,7 @@ def _official(name: str) -> ModelSpec:
 
 def _from_file(path: Path, name: Optional[str] = None, kind: str = "file") -> ModelSpec:
     """A weights file with its JSON card (align, judges); its settings are resolved when it is loaded."""
-    from .models.diffae import read_model_card
+    from chatface_widgets.models.diffae import read_model_card
 
     meta = read_model_card(path)
     folder = path.parent
@@ -216,7 +216,7 @@ def _read_json(path: Path) -> dict:
 
 def _add_stored_directions(registry, folder: Path, z_channels: int) -> None:
     """Add linear directions stored beside a model (``directions.safetensors`` + ``.json``)."""
-    from .models.mapper import LinearDirection, read_directions
+    from chatface_widgets.models.mapper import LinearDirection, read_directions
 
     stored = read_directions(folder)
     if stored is None:
@@ -233,7 +233,7 @@ def _add_stored_directions(registry, folder: Path, z_channels: int) -> None:
 
 def _add_classifier_directions(registry, model_name: str, classifier: str) -> None:
     """Add the 40 latent-classifier directions of an official model; warn (with the command) when absent."""
-    from .weights import MissingWeightsError, resolve
+    from chatface_widgets.engine.weights import MissingWeightsError, resolve
 
     try:
         path = resolve(classifier)
@@ -241,7 +241,7 @@ def _add_classifier_directions(registry, model_name: str, classifier: str) -> No
         warnings.warn(f"no attribute classifier for {model_name}, so only trained mappers are editable.\n{exc}",
                       stacklevel=4)
         return
-    from .models.latent_classifier import load_latent_classifier
+    from chatface_widgets.models.latent_classifier import load_latent_classifier
 
     registry.add_directions(load_latent_classifier(path).directions())
 
@@ -250,7 +250,7 @@ def tiny_network(seed: int = 0, config: Optional[DiffAEConfig] = None) -> DiffAE
     """The tiny model (or another small ``config``): small random weights everywhere, so z changes the output."""
     import torch
 
-    from .models.diffae import build_diffae
+    from chatface_widgets.models.diffae import build_diffae
 
     gen = torch.Generator().manual_seed(seed)
     model = build_diffae(config or configs.TINY)
@@ -268,8 +268,8 @@ def tiny_registry(z_channels: int, seed: int = 0, attributes=TINY_ATTRIBUTES):
     """One random linear direction per attribute name for the tiny model."""
     import torch
 
-    from .editing import Attribute, AttributeRegistry
-    from .models.mapper import LinearDirection
+    from chatface_widgets.editing.registry import Attribute, AttributeRegistry
+    from chatface_widgets.models.mapper import LinearDirection
 
     gen = torch.Generator().manual_seed(seed + 1)
     return AttributeRegistry(

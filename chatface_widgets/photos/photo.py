@@ -126,3 +126,13 @@ def to_pil(x: torch.Tensor) -> list[Image.Image]:
         raise FloatingPointError("the model produced NaN or infinite values")
     arr = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return [Image.fromarray(a) for a in arr]
+
+def is_model_world(image, size: int) -> bool:
+    """True for an image the non-aligning model can edit as is: its own size, or a --scale copy of one."""
+    w, h = image.size
+    if w != h or w % size:
+        return False
+    if w == size:
+        return True
+    small = image.resize((size, size), Image.NEAREST)
+    return small.resize((w, h), Image.NEAREST).tobytes() == image.tobytes()

@@ -37,11 +37,11 @@ def _read_photo(text: str, model: str):
     (checked in the catalogue here, opened by ``engine.open``); a file is read and validated, and
     ``image`` is the RGB photo. ``path`` and ``image`` are None for a sample.
     """
-    from .engine import is_sample
-    from .photo import PhotoError, load_photo
+    from chatface_widgets.engine.engine import is_sample
+    from chatface_widgets.photos.photo import PhotoError, load_photo
 
     if is_sample(text):
-        from .catalogue import find
+        from chatface_widgets.engine.catalogue import find
 
         try:
             find(model).sample(text.partition(":")[2] or 0)
@@ -56,28 +56,16 @@ def _read_photo(text: str, model: str):
 
 def _open_face(engine, photo: str, image, face_index: Optional[int]):
     """``engine.open`` for a photo read by :func:`_read_photo` (a sample by its name, a file as read)."""
-    from .engine import is_sample
+    from chatface_widgets.engine.engine import is_sample
 
     return engine.open(photo if is_sample(photo) else image, face_index=face_index)
 
-
-def _is_model_world(image, size: int) -> bool:
-    """True for an image the non-aligning model can edit as is: its own size, or a --scale copy of one."""
-    from PIL import Image
-
-    w, h = image.size
-    if w != h or w % size:
-        return False
-    if w == size:
-        return True
-    small = image.resize((size, size), Image.NEAREST)
-    return small.resize((w, h), Image.NEAREST).tobytes() == image.tobytes()
-
-
 def _check_builtin_photo(engine, image, path: Path, force: bool) -> None:
     """A real photo on a model that does not align faces: refuse, or (``--force-builtin``) crop and say so."""
+    from chatface_widgets.photos.photo import is_model_world
+
     size = engine.image_size
-    if engine.info.align or image is None or _is_model_world(image, size):
+    if engine.info.align or image is None or is_model_world(image, size):
         return
     what = (f"the {engine.info.name!r} model does not find or align faces: it edits its own illustrated "
             f"{size}×{size} faces, so a real photo gives no useful edit")
@@ -91,7 +79,7 @@ def _check_builtin_photo(engine, image, path: Path, force: bool) -> None:
 
 def _check_output(out: Path, photo_path: Optional[Path], no_clobber: bool) -> None:
     """The output must be a .png path that is not the input (not even through a link) nor a folder."""
-    from .files import check_not_input
+    from chatface_widgets.foundation.files import check_not_input
 
     if out.suffix.lower() != ".png":
         raise CLIError(f"output must be a .png file, got {out}; name it e.g. {out.with_suffix('.png').name}")
@@ -151,7 +139,7 @@ def _face_report(aligned, chosen: Optional[int]) -> Optional[str]:
 
 def _make_interpreter(kind: str, engine):
     """The chat factory's interpreter for this model, with the interactive bounds (same as the panel's)."""
-    from .chat import make_interpreter
+    from chatface_widgets.chat import make_interpreter
 
     try:
         return make_interpreter(kind, engine.contract.bounded())
@@ -161,8 +149,8 @@ def _make_interpreter(kind: str, engine):
 
 def cmd_edit(args) -> int:
     """Read the photo, interpret the request, render, write the PNG; print the reply (or --json the plan)."""
-    from .engine import Engine
-    from .files import atomic_path
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.foundation.files import atomic_path
 
     out = Path(args.output)
     _check_scale(args.scale)
@@ -220,8 +208,8 @@ def cmd_edit(args) -> int:
 
 def _save_recipe(path: str, engine, plan, request: str, steps: int, sms: bool, photo_path: Optional[Path]) -> None:
     """--save-recipe: the edit as a recipe file (for `chatface batch` or cf.Recipe.load), written atomically."""
-    from .files import check_not_input
-    from .recipe import Recipe
+    from chatface_widgets.foundation.files import check_not_input
+    from chatface_widgets.jobs.recipe import Recipe
 
     path = Path(path)
     if path.suffix.lower() != ".json":
@@ -232,7 +220,7 @@ def _save_recipe(path: str, engine, plan, request: str, steps: int, sms: bool, p
 
 
 def cmd_attributes(args) -> int:
-    from .engine import Engine
+    from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
     for name in engine.attributes:
@@ -244,8 +232,8 @@ def cmd_attributes(args) -> int:
 
 def cmd_convert(args) -> int:
     """Safetensors (+ JSON config) from any DiffAE checkpoint: official .ckpt (EMA), a run's ckpt.pt, .pt."""
-    from .files import OutputError, check_not_input
-    from .models.diffae import config_path_for, load_diffae_file, save_diffae
+    from chatface_widgets.foundation.files import OutputError, check_not_input
+    from chatface_widgets.models.diffae import config_path_for, load_diffae_file, save_diffae
 
     src, dst = Path(args.src), Path(args.dst)
     if dst.suffix != ".safetensors":
@@ -280,11 +268,11 @@ def _delegate(name: str, argv: Sequence[str]) -> int:
 
 
 DELEGATED = {
-    "weights": ("chatface_widgets.download", "download, list and locate official checkpoints"),
+    "weights": ("chatface_widgets.engine.download", "download, list and locate official checkpoints"),
     "train-diffae": ("chatface_widgets.train.diffae_trainer", "train or resume the built-in DiffAE"),
     "train-mapper": ("chatface_widgets.train.mapper_trainer", "train a ChatFace attribute mapper"),
     "eval": ("chatface_widgets.eval.cli", "evaluate attribute edits on held-out faces"),
-    "batch": ("chatface_widgets.batching", "apply a recipe or a request to many photos (torchrun: many GPUs)"),
+    "batch": ("chatface_widgets.cli.batch", "apply a recipe or a request to many photos (torchrun: many GPUs)"),
 }
 
 
@@ -342,7 +330,7 @@ with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .files import OutputError
+    from chatface_widgets.foundation.files import OutputError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:

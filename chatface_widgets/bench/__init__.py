@@ -1,0 +1,1 @@
+"""Speed benchmarks of the fast path (``python -m chatface_widgets.bench``)."""
