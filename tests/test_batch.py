@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from chatface_widgets.jobs import batch as batching
-from chatface_widgets.jobs.batch import BatchRenderer, collect, run
+from chatface_widgets.jobs.batch import collect, render_padded, run
 from chatface_widgets.engine.engine import Engine
 from chatface_widgets.jobs.recipe import Recipe
 
@@ -74,11 +74,15 @@ def test_collect_names_files_folders_and_globs(tmp_path):
 def test_bytes_do_not_depend_on_the_company_in_a_batch(engine, recipe):
     from chatface_widgets.photos.photo import to_tensor
 
-    faces = [to_tensor(_face(i)) for i in range(4)]
-    render = BatchRenderer(engine, recipe, batch_size=4)
-    together = [im.tobytes() for im in render(faces)]
-    alone = [render([f])[0].tobytes() for f in faces]  # padded to 4 rows: same shape, same bytes
-    reordered = [im.tobytes() for im in render(faces[::-1])][::-1]
+    photos = [_face(i) for i in range(4)]
+    settings = engine.settings(recipe.settings, bounded=True)
+
+    def render(group):
+        return render_padded(engine, [engine.read_face(p) for p in group], settings, 4)
+
+    together = [im.tobytes() for im in render(photos)]
+    alone = [render([p])[0].tobytes() for p in photos]  # padded to 4 rows: same shape, same bytes
+    reordered = [im.tobytes() for im in render(photos[::-1])][::-1]
     assert together == alone == reordered
     assert len(set(together)) == 4
 

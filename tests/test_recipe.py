@@ -7,6 +7,8 @@ import warnings
 
 import pytest
 
+from chatface_widgets.foundation.settings import RenderSettings
+
 from chatface_widgets.engine.engine import Engine
 from chatface_widgets.jobs.recipe import FORMAT_VERSION, TINY_ID, Recipe, RecipeError
 
@@ -24,8 +26,9 @@ def test_round_trip_is_equal_and_human_readable(engine, tmp_path):
     data = json.loads(text)
     assert data["format"] == "chatface-recipe" and data["version"] == FORMAT_VERSION
     assert data["model"] == {"name": "tiny", "sha256": TINY_ID}
-    assert data["strengths"] == {"smile": 0.5, "gray hair": -0.25}  # canonical names
-    assert data["local"] is None and "\n  " in text  # indented: readable and diffable
+    assert data["settings"]["edits"] == {"gray hair": -0.25, "smile": 0.5}  # canonical names
+    assert data["settings"]["local"] == "auto" and data["settings"]["reach"] == recipe.settings.reach
+    assert "\n  " in text  # indented: readable and diffable
     loaded = Recipe.load(path)
     assert loaded == recipe and loaded.check(engine) is loaded
     assert list(tmp_path.iterdir()) == [path]  # atomic: no temporary file left
@@ -51,7 +54,7 @@ def test_another_format_version_is_refused(engine, tmp_path):
     data = Recipe.from_edits(engine, {"smile": 0.5}).to_dict()
     data["version"] = FORMAT_VERSION + 1
     (tmp_path / "r.json").write_text(json.dumps(data))
-    with pytest.raises(RecipeError, match="format version 2.*reads version 1"):
+    with pytest.raises(RecipeError, match="format version 3.*reads versions 1 and 2"):
         Recipe.load(tmp_path / "r.json")
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(RecipeError, match="not valid JSON"):
@@ -73,11 +76,53 @@ def test_another_package_version_only_warns(engine, tmp_path):
 
 
 def test_unknown_attribute_and_bad_strength_are_refused(engine):
-    recipe = Recipe(model={"name": "tiny", "sha256": TINY_ID}, strengths={"wings": 0.5}, steps=8)
+    recipe = Recipe(model={"name": "tiny", "sha256": TINY_ID}, settings=RenderSettings(edits={"wings": 0.5}, steps=8))
     with pytest.raises(RecipeError, match="'wings'.*cannot edit"):
         recipe.check(engine)
-    with pytest.raises(RecipeError, match=r"\[-1, 1\]"):
-        Recipe(model={"name": "tiny", "sha256": TINY_ID}, strengths={"smile": 3}, steps=8)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        Recipe(model={"name": "tiny", "sha256": TINY_ID}, settings=RenderSettings(edits={"smile": 3}, steps=8))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("sms", "no", "sms must be true or false"), ("steps", 10.7, "steps must be a whole number"),
+    ("steps", 1000, "from 2 to 100"), ("steps", True, "steps must be a whole number"),
+    ("local", "sometimes", "local must be one of"), ("reach", "far", "reach must be a number"),
+    ("edits", {"smile": "0.5"}, "must be a number"), ("edits", {"smile": True}, "must be a number"),
+    ("edits", ["smile"], "edits must be an object"), ("face", -1, "face must be a whole number"),
+    ("colour", 1, "unknown field"),
+])
+def test_recipe_fields_are_checked_not_coerced(engine, tmp_path, field, value, message):
+    data = Recipe.from_edits(engine, {"smile": 0.5}).to_dict()
+    data["settings"][field] = value
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    with pytest.raises(RecipeError, match=message) as caught:
+        Recipe.load(tmp_path / "r.json")
+    assert "r.json" in str(caught.value)  # names the file
+
+
+def test_damaged_recipe_files_get_one_clear_error(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    for name, message in (("deep.json", "nests too deeply|not valid JSON"), ("binary.json", "not a text file")):
+        with pytest.raises(RecipeError, match=message) as caught:
+            Recipe.load(tmp_path / name)
+        assert name in str(caught.value)
+
+
+def test_settings_round_trip_whole_through_a_recipe_file(engine, tmp_path):
+    settings = RenderSettings(edits={"smile": -0.25, "eyeglasses": 1.0}, steps=20, sms=False, local="on", reach=0.1)
+    recipe = Recipe.from_settings(engine, settings, request="r")
+    loaded = Recipe.load(recipe.save(tmp_path / "r.json"))
+    assert loaded.settings == recipe.settings == engine.settings(settings, bounded=True)
+    assert loaded.settings.local == "on" and loaded.settings.reach == 0.1 and loaded.settings.sms is False
+
+
+def test_a_format_1_recipe_reads_as_what_batch_rendered(tmp_path):
+    old = {"format": "chatface-recipe", "version": 1, "package": "0.1.0", "model": {"name": "tiny", "sha256": TINY_ID},
+           "strengths": {"smile": 0.5}, "steps": 8, "sms": True, "local": None, "request": "", "plan": None}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    recipe = Recipe.load(tmp_path / "old.json")
+    assert recipe.settings == RenderSettings(edits={"smile": 0.5}, steps=8, local="off")
 
 
 def test_cli_edit_saves_a_recipe(tmp_path, capsys):

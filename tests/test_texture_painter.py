@@ -207,12 +207,12 @@ def test_a_texture_only_attribute_leaves_z_and_paints_the_photo(painted_engine):
 
 
 def test_batches_paint_like_single_renders(painted_engine):
-    from chatface_widgets.jobs.batch import BatchRenderer
-    from chatface_widgets.jobs.recipe import Recipe
+    from chatface_widgets.foundation.settings import RenderSettings
+    from chatface_widgets.jobs.batch import render_padded
 
     face = _face(painted_engine)
-    recipe = Recipe.from_edits(painted_engine, {"curly hair": 0.8}, steps=10)
-    out = BatchRenderer(painted_engine, recipe, batch_size=2)([face.x0])
+    settings = RenderSettings(edits={"curly hair": 0.8}, steps=10, local="off")
+    out = render_padded(painted_engine, [painted_engine.read_face(face.image)], settings, 2)
     single = face.render({"curly hair": 0.8}, steps=10, local=False)
     diff = np.abs(np.asarray(out[0], np.int16) - np.asarray(single, np.int16))
     assert diff.max() <= 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -22,6 +23,7 @@ class CLIError(Exception):
 
 EXIT_ERROR = 2  # a user error (bad photo, path, option): one line on stderr, no file written
 EXIT_NO_CHANGE = 3  # the request asks for no change (not understood, or nothing to do): no file written
+EXIT_INTERRUPTED = 130  # Ctrl-C: what was finished is kept, nothing half-written
 MAX_OUTPUT_SIDE = 4096  # --scale may not make the written image larger than this, a side
 REAL_WEIGHTS_COMMAND = "chatface weights download ffhq256_autoenc"
 
@@ -54,38 +56,12 @@ def _read_photo(text: str, model: str):
         raise CLIError(f"{exc}; give a PNG or JPEG photo, or 'sample' for a built-in face") from None
 
 
-def _open_face(engine, photo: str, image, face_index: Optional[int]):
-    """``engine.open`` for a photo read by :func:`_read_photo` (a sample by its name, a file as read)."""
-    from chatface_widgets.engine.engine import is_sample
-
-    return engine.open(photo if is_sample(photo) else image, face_index=face_index)
-
-def _check_builtin_photo(engine, image, path: Path, force: bool) -> None:
-    """A real photo on a model that does not align faces: refuse, or (``--force-builtin``) crop and say so."""
-    from chatface_widgets.photos.photo import is_model_world
-
-    size = engine.image_size
-    if engine.info.align or image is None or is_model_world(image, size):
-        return
-    what = (f"the {engine.info.name!r} model does not find or align faces: it edits its own illustrated "
-            f"{size}×{size} faces, so a real photo gives no useful edit")
-    if not force:
-        raise CLIError(f"{path}: {what}. Get the real DiffAE weights with `{REAL_WEIGHTS_COMMAND}`, then "
-                       "add `--model ffhq256`; or pass --force-builtin to edit the photo's centre square anyway")
-    side = min(image.size)
-    _warn(f"warning: {what}. --force-builtin: using the centre {side}×{side} square of {path} "
-          f"({image.width}×{image.height}) shrunk to {size}×{size}. For real photos: {REAL_WEIGHTS_COMMAND}")
-
-
-def _check_output(out: Path, photo_path: Optional[Path], no_clobber: bool) -> None:
-    """The output must be a .png path that is not the input (not even through a link) nor a folder."""
-    from chatface_widgets.foundation.files import check_not_input
-
+def _check_output(out: Path, no_clobber: bool) -> None:
+    """The output must be a .png file path (not a folder); --no-clobber refuses an existing one."""
     if out.suffix.lower() != ".png":
         raise CLIError(f"output must be a .png file, got {out}; name it e.g. {out.with_suffix('.png').name}")
     if out.is_dir():
         raise CLIError(f"{out} is a folder; give a file name such as {out / 'out.png'}")
-    check_not_input(out, photo_path)
     if no_clobber and out.exists():
         raise CLIError(f"{out} exists and --no-clobber was given; choose another output path")
 
@@ -108,19 +84,6 @@ def _check_scale(scale: int, width: Optional[int] = None, height: Optional[int] 
 def _step_policy(engine):
     """The CLI's step policy: the model's default, bounded as the panel is (the edit contract's)."""
     return engine.contract.bounded().steps
-
-
-def _choose_steps(policy, requested: Optional[int], planned: Optional[int]) -> int:
-    """--steps, else the plan's, else the model's default; an invalid or too large count is an error."""
-    steps = requested if requested is not None else planned
-    try:
-        return policy.or_default(steps)
-    except ValueError as exc:
-        message = str(exc)
-        if "Python" not in message:
-            message += (f". The command line takes valid counts from 2 to {policy.maximum} (default "
-                        f"{policy.default}); for more, call face.render(steps=N) from Python")
-        raise CLIError(f"--steps {steps}: {message}" if requested is not None else message) from None
 
 
 def _face_report(aligned, chosen: Optional[int]) -> Optional[str]:
@@ -148,52 +111,64 @@ def _make_interpreter(kind: str, engine):
 
 
 def cmd_edit(args) -> int:
-    """Read the photo, interpret the request, render, write the PNG; print the reply (or --json the plan)."""
-    from chatface_widgets.engine.engine import Engine
+    """Read the photo, interpret the request, render, write the PNG (and the recipe); print the reply (or --json)."""
+    from chatface_widgets.cli.options import settings_from_args
+    from chatface_widgets.engine.engine import Engine, NotModelWorldError
     from chatface_widgets.foundation.files import atomic_path
+    from chatface_widgets.jobs.outputs import WritePlan, model_files
 
     out = Path(args.output)
     _check_scale(args.scale)
-    if args.face is not None and args.face < 1:
-        raise CLIError(f"--face {args.face} is invalid: faces are numbered from 1 (1 is the largest)")
+    base = settings_from_args(args)  # flags checked before any work
     photo, photo_path, image = _read_photo(args.photo, args.model)  # before the model: a bad photo costs nothing
-    _check_output(out, photo_path, args.no_clobber)
+    _check_output(out, args.no_clobber)
+    recipe_path = Path(args.save_recipe) if args.save_recipe else None
+    if recipe_path is not None and recipe_path.suffix.lower() != ".json":
+        raise CLIError(f"--save-recipe needs a .json file name, got {recipe_path}")
+    from chatface_widgets.engine.catalogue import find
+
+    spec = find(args.model)  # the model's files, before its weights are read
+    sample = spec.sample(photo.partition(":")[2] or 0) if photo_path is None else None
+    plan_ = WritePlan(inputs=[photo_path, sample], protected_files=model_files(spec))
+    plan_.claim(out, "the output")
+    if recipe_path is not None:
+        plan_.claim(recipe_path, "the recipe")
     engine = Engine.load(args.model, device=args.device)
-    _check_builtin_photo(engine, image, photo_path, args.force_builtin)
-    if args.face is not None and not engine.info.align:
+    if base.face is not None and not engine.info.align:
         raise CLIError(f"--face needs a model that finds faces (e.g. --model ffhq256); {engine.info.name!r} does not")
     interpreter = _make_interpreter(args.llm, engine)
-    plan = interpreter.parse(args.request, current={})
-    steps = _choose_steps(_step_policy(engine), args.steps, plan.steps)
-    edits = plan.apply({})
-    if args.save_recipe and edits:
-        _save_recipe(args.save_recipe, engine, plan, args.request, steps, not args.no_sms, photo_path)
+    plan = interpreter.parse(_clip(args.request), current={})
+    settings = _edit_settings(engine, base, plan, args)
     if args.json:
-        print(json.dumps({"plan": plan.model_dump(), "edits": edits, "steps": steps}, ensure_ascii=False))
+        print(json.dumps({"plan": plan.model_dump(), "edits": dict(settings.edits), "steps": settings.steps,
+                          "settings": settings.to_dict()}, ensure_ascii=False))
     else:
         print(plan.reply or "OK.")
         if plan.note:
             _warn(f"note: {plan.note}")
-    if not edits:
-        _warn(f"nothing to change for {args.request!r}, so {out} was not written (exit status {EXIT_NO_CHANGE}); "
-              f"`chatface attributes --model {args.model}` lists what this model can edit")
+    if not settings.edits:
+        _warn(f"nothing to change for {_clip(args.request, 80)!r}, so {out} was not written (exit status "
+              f"{EXIT_NO_CHANGE}); `chatface attributes --model {args.model}` lists what this model can edit")
         return EXIT_NO_CHANGE
-    if engine.info.align and image is not None:
-        _check_scale(args.scale, *image.size)  # pasted back: the result is the whole photo
-    else:
-        _check_scale(args.scale, engine.image_size, engine.image_size)
     try:
-        face = _open_face(engine, photo, image, None if args.face is None else args.face - 1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            face = engine.open(photo if photo_path is None else image, face_index=settings.face,
+                               force_builtin=args.force_builtin)
+        for warning in caught:
+            _warn(f"warning: {photo_path}: {warning.message}. For real photos: {REAL_WEIGHTS_COMMAND}")
     except IndexError:
-        raise CLIError(f"--face {args.face}: {photo_path} has fewer faces; faces are numbered from 1, "
+        raise CLIError(f"--face {settings.face + 1}: {photo_path} has fewer faces; faces are numbered from 1, "
                        "largest first (omit --face to edit the largest)") from None
+    except NotModelWorldError as exc:
+        raise CLIError(f"{photo_path}: {exc}") from None
     except ValueError as exc:  # NoFaceError and other photo problems found while aligning
         raise CLIError(f"{photo_path or photo}: {exc}") from None
-    report = _face_report(face.aligned, args.face)
+    report = _face_report(face.aligned, None if settings.face is None else settings.face + 1)
     if report:
         _warn(report)
-    result = face.render(edits, steps=steps, sms=not args.no_sms, paste=face.aligned is not None,
-                         local="auto" if args.local else False)
+    result = face.render(settings, paste=True)
+    _check_scale(args.scale, result.width, result.height)
     if args.scale > 1:
         from PIL import Image
 
@@ -201,22 +176,38 @@ def cmd_edit(args) -> int:
     existed = out.exists()
     with atomic_path(out) as tmp:  # complete or not at all; a link to an old output keeps the old file
         result.save(tmp, format="PNG")
-    summary = ", ".join(f"{k} {v:+.2f}" for k, v in edits.items())
-    _warn(f"{'replaced' if existed else 'wrote'} {out} ({result.width}×{result.height}; {summary}; {steps} steps)")
+    _warn(f"{'replaced' if existed else 'wrote'} {out} ({result.width}×{result.height}; {settings.describe()})")
+    if recipe_path is not None:  # only after the edit it records succeeded
+        from chatface_widgets.jobs.recipe import Recipe
+
+        Recipe.from_settings(engine, settings, request=args.request, plan=plan).save(recipe_path)
+        _warn(f"saved the recipe to {recipe_path}")
     return 0
 
 
-def _save_recipe(path: str, engine, plan, request: str, steps: int, sms: bool, photo_path: Optional[Path]) -> None:
-    """--save-recipe: the edit as a recipe file (for `chatface batch` or cf.Recipe.load), written atomically."""
-    from chatface_widgets.foundation.files import check_not_input
-    from chatface_widgets.jobs.recipe import Recipe
+def _edit_settings(engine, base, plan, args):
+    """The render settings of ``chatface edit``: the plan's strengths, the flags, and the plan's steps where --steps
+    is not given; checked once with the CLI's bounds (CLIError naming the fix)."""
+    settings = base.updated(edits=plan.apply({}), steps=base.steps if base.steps is not None else plan.steps)
+    try:
+        return engine.settings(settings, bounded=True)
+    except ValueError as exc:
+        message = str(exc)
+        if "steps" in message and "Python" not in message:
+            policy = _step_policy(engine)
+            message += (f". The command line takes valid counts from 2 to {policy.maximum} (default "
+                        f"{policy.default}); for more, call face.render(steps=N) from Python")
+        raise CLIError(f"--steps {args.steps}: {message}" if args.steps is not None and "steps" in message
+                       else message) from None
 
-    path = Path(path)
-    if path.suffix.lower() != ".json":
-        raise CLIError(f"--save-recipe needs a .json file name, got {path}")
-    check_not_input(path, photo_path)
-    Recipe.from_plan(engine, plan, request=request, steps=steps, sms=sms).save(path)
-    _warn(f"saved the recipe to {path}")
+
+MAX_ECHO = 200  # characters of a request echoed back in messages
+
+
+def _clip(text: str, limit: int = 100_000) -> str:
+    """A request as the interpreter sees it (at most ``limit`` characters; a 100 KB paste is not a request)."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit]
 
 
 def cmd_attributes(args) -> int:
@@ -232,19 +223,15 @@ def cmd_attributes(args) -> int:
 
 def cmd_convert(args) -> int:
     """Safetensors (+ JSON config) from any DiffAE checkpoint: official .ckpt (EMA), a run's ckpt.pt, .pt."""
-    from chatface_widgets.foundation.files import OutputError, check_not_input
+    from chatface_widgets.jobs.outputs import WritePlan
     from chatface_widgets.models.diffae import config_path_for, load_diffae_file, save_diffae
 
     src, dst = Path(args.src), Path(args.dst)
     if dst.suffix != ".safetensors":
         raise CLIError(f"destination must end in .safetensors, got {dst}")
-    if dst.resolve() == src.resolve():
-        raise CLIError("destination equals source; choose another path")
-    try:
-        check_not_input(dst, src)
-        check_not_input(config_path_for(dst), src, config_path_for(src))
-    except OutputError as exc:
-        raise CLIError(str(exc)) from None
+    plan = WritePlan(inputs=[src, config_path_for(src), src.with_suffix(".json")])
+    plan.claim(dst, "the converted weights")
+    plan.claim(config_path_for(dst), "the converted card")
     loaded = load_diffae_file(src, verbose=True)
     # Keep what the source's card says about use (align, training record); the config is rewritten.
     extra = {k: v for k, v in loaded.card.items() if k not in ("kind", "config", "dtype")}
@@ -277,6 +264,8 @@ DELEGATED = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from chatface_widgets.cli.options import add_settings_arguments
+
     parser = argparse.ArgumentParser(prog="chatface", description="Chat-guided face editing with a diffusion autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
     edit = sub.add_parser(
@@ -288,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
   0  the edited image was written (an earlier OUT.png is replaced, atomically; never the input photo)
   {EXIT_ERROR}  error: bad photo, output path or option (one line on stderr); nothing written
   {EXIT_NO_CHANGE}  the request changes nothing (not understood, or nothing to do); nothing written
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); nothing written
 
 The built-in model (toy) edits its own illustrated faces; for real photos get the official weights
 with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
@@ -297,15 +287,9 @@ with `{REAL_WEIGHTS_COMMAND}` and add --model ffhq256.""")
                       help="PNG to write; an existing file is replaced atomically (never the input photo)")
     edit.add_argument("--model", default="toy", help="toy (built-in), ffhq256, ffhq128 or a checkpoint path")
     edit.add_argument("--llm", default="rules", choices=["rules", "openai"], help="interpreter of the request")
-    edit.add_argument("--steps", type=int, default=None,
-                      help="DDIM steps, a valid count up to 100 (default: the plan's or the model's)")
-    edit.add_argument("--no-sms", action="store_true", help="use z_edit at every step instead of SMS")
-    edit.add_argument("--local", action=argparse.BooleanOptionalAction, default=True,
-                      help="keep the photo's own pixels outside the edited region (default: on; --no-local: off)")
+    add_settings_arguments(edit)
     edit.add_argument("--scale", type=int, default=1,
                       help=f"upscale the written image by this whole factor (nearest; at most {MAX_OUTPUT_SIDE} px a side)")
-    edit.add_argument("--face", type=int, default=None, metavar="N",
-                      help="which face to edit when the photo has several: 1 = the largest (default)")
     edit.add_argument("--json", action="store_true", help="print the plan as JSON instead of the reply")
     edit.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     edit.add_argument("--no-clobber", action="store_true", help="refuse to replace an existing output file")
@@ -334,10 +318,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
-        return _delegate(argv[0], argv[1:])
+        try:
+            return _delegate(argv[0], argv[1:])
+        except KeyboardInterrupt:
+            print(f"chatface {argv[0]}: interrupted; finished outputs are kept and nothing is half-written. Run the "
+                  "same command again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("chatface: interrupted; nothing was written (outputs appear only complete). Run the command again "
+              "to redo it", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (CLIError, OutputError) as exc:
         message = exc
     except MemoryError:

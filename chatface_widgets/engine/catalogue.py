@@ -154,6 +154,13 @@ def builtin_folder() -> Path:
         "Reinstall chatface-widgets from a full clone, or set CHATFACE_TOY_DIR to a folder holding diffae.safetensors.")
 
 
+def builtin_folders() -> list[Path]:
+    """Every place the built-in model's shipped files may live (what no command may write into)."""
+    env = os.environ.get("CHATFACE_TOY_DIR")
+    return ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "weights" / BUILTIN,
+                                           Path(sys.prefix) / "share" / "chatface_widgets" / "weights" / BUILTIN]
+
+
 def names() -> list[str]:
     """Every model name the catalogue knows (files and folders are accepted too)."""
     return [BUILTIN, TINY, *OFFICIAL]

@@ -200,6 +200,8 @@ class Engine:
             image = aligned.image
         elif is_model_world(original, size):
             image = original if original.width == size else original.resize((size, size), Image.NEAREST)
+        elif self.spec is None or self.spec.kind != "builtin":  # only the built-in model's world is known here
+            image = center_square(original, size)
         else:
             what = (f"the {self.info.name!r} model does not find or align faces: it edits its own illustrated "
                     f"{size}×{size} faces (or exact multiples), and this photo is {original.width}×{original.height}")
@@ -207,7 +209,9 @@ class Engine:
                 raise NotModelWorldError(f"{what}. Get real DiffAE weights (`chatface weights download "
                                          "ffhq256_autoenc`, then model ffhq256), or pass force_builtin=True "
                                          "(--force-builtin) to edit its centre square anyway")
-            warnings.warn(f"{what}; force_builtin: editing its centre square, shrunk to {size}×{size}", stacklevel=3)
+            side = min(original.size)
+            warnings.warn(f"{what}; force_builtin: editing its centre {side}×{side} square, shrunk to {size}×{size}",
+                          stacklevel=3)
             image = center_square(original, size)
         return Face(self, original, image, to_tensor(image).to(self.device), None, aligned)
 

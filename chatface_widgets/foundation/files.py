@@ -72,3 +72,20 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def atomic_create(path, data: bytes) -> Path:
+    """Write a NEW file complete or not at all: FileExistsError when ``path`` exists (never replaced)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, _default_mode())
+        os.link(tmp_name, path)  # atomic, and fails if the name is taken
+    finally:
+        os.unlink(tmp_name)
+    return path

@@ -20,9 +20,7 @@ compacted at the end; under torchrun ``manifest.rankR.jsonl`` parts, merged by r
 
 from __future__ import annotations
 
-import argparse
 import glob
-import inspect
 import json
 import os
 import sys
@@ -31,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional, Sequence
 
-from chatface_widgets.foundation.files import OutputError, atomic_path, atomic_write_bytes, check_not_input
+from chatface_widgets.foundation.files import OutputError, atomic_path, atomic_write_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}  # picked up from folders
 DEFAULT_BATCH = 16  # faces per network call: the fastest measured on 2 idle CPU cores (1.69x one at a time; BENCHMARKS.md)
@@ -72,7 +70,7 @@ def _in_folder(path: Path, folder: Optional[Path]) -> bool:
         return False
 
 
-def collect(arguments: Iterable[str], exclude: Optional[Path] = None) -> list[Job]:
+def collect(arguments: Iterable[str], exclude: Optional[Path] = None, with_inputs: bool = False):
     """Photos from files, folders (recursive, image suffixes, hidden files left out) and globs, sorted by name.
 
     A file keeps its own name, a photo found in a folder or a glob its path below that folder. The
@@ -81,6 +79,7 @@ def collect(arguments: Iterable[str], exclude: Optional[Path] = None) -> list[Jo
     ``exclude`` (the output folder) is left out, and one file given twice is taken once.
     """
     found: list[tuple[Path, PurePosixPath]] = []
+    every: list[Path] = []  # every photo the arguments name, those in ``exclude`` too (never to be written)
     problems: list[Job] = []
     for arg in arguments:
         path = Path(arg).expanduser()
@@ -97,6 +96,7 @@ def collect(arguments: Iterable[str], exclude: Optional[Path] = None) -> list[Jo
         else:
             files = []
             problems.append(Job(path, PurePosixPath(path.name or arg).as_posix(), f"no such file or folder: {arg}"))
+        every.extend(p for p, _ in files)
         found.extend((p, PurePosixPath(rel.as_posix())) for p, rel in files if not _in_folder(p, exclude))
     seen, unique = set(), []
     for p, rel in found:
@@ -110,12 +110,13 @@ def collect(arguments: Iterable[str], exclude: Optional[Path] = None) -> list[Jo
     jobs = []
     for p, rel in unique:
         out = rel.with_suffix(".png")
-        if by_stem[out] > 1 and rel.suffix.lower() != ".png":
+        if by_stem[out] > 1 and rel.suffix != ".png":
             out = rel.with_name(rel.name + ".png")
         jobs.append(Job(p, out.as_posix()))
     names = {j.name for j in jobs}
     problems = [j for j in problems if j.name not in names]
-    return sorted(jobs + problems, key=lambda j: j.name)
+    jobs = sorted(jobs + problems, key=lambda j: j.name)
+    return (jobs, every) if with_inputs else jobs
 
 
 def shard(jobs: Sequence[Job], rank: int, world: int) -> list[Job]:
@@ -126,97 +127,29 @@ def shard(jobs: Sequence[Job], rank: int, world: int) -> list[Job]:
 # ------------------------------------------------------------------------------------------ photos
 
 
-@dataclass
-class Prepared:
-    """A photo ready for the network: the model-size face tensor and how to put the result back."""
+def read_face(engine, source, settings, force_builtin: bool = False):
+    """One photo read and aligned (or taken as a built-in-world image) as an engine Face; SkipPhoto for a photo
+    this model cannot edit, PhotoError / NoFaceError for a bad one."""
+    from chatface_widgets.engine.engine import NotModelWorldError
 
-    x0: object  # (1, 3, S, S) tensor in [-1, 1]
-    image: object  # the model-size face (PIL)
-    place: Callable  # edited model-size face (PIL) -> the image to write (pasted back / scaled back)
-    original: object = None  # the photo as read (PIL)
-
-
-def prepare(engine, source, face_index: Optional[int] = None, force_builtin: bool = False) -> Prepared:
-    """Read one photo and align its face (or take a built-in model image as is); PhotoError, NoFaceError, SkipPhoto."""
-    from PIL import Image
-
-    from chatface_widgets.photos.photo import center_square, is_model_world, load_photo, to_tensor
-
-    photo = load_photo(source)
-    size = engine.image_size
-    if engine.info.align:
-        from chatface_widgets.photos.align import align_face
-
-        aligned = align_face(photo, index=face_index, size=size)
-        return Prepared(to_tensor(aligned.image), aligned.image, aligned.paste, photo)
-    if is_model_world(photo, size):
-        w = photo.width
-        face = photo if w == size else photo.resize((size, size), Image.NEAREST)
-        place = (lambda out: out) if w == size else (lambda out: out.resize((w, w), Image.NEAREST))
-        return Prepared(to_tensor(face), face, place, photo)
-    if not force_builtin:
-        raise SkipPhoto(f"not an image of the {engine.info.name!r} model's world ({size}×{size} or an exact "
-                        f"multiple; this is {photo.width}×{photo.height}): this model does not find faces. "
-                        "Use a model that aligns real photos (--model ffhq256), or --force-builtin")
-    face = center_square(photo, size)
-    return Prepared(to_tensor(face), face, lambda out: out, photo)
+    try:
+        return engine.read_face(source, face_index=settings.face, force_builtin=force_builtin)
+    except NotModelWorldError as exc:
+        raise SkipPhoto(str(exc).replace("force_builtin=True (--force-builtin)", "--force-builtin")) from None
 
 
-# ----------------------------------------------------------------------------------------- render
-
-
-class BatchRenderer:
-    """Render one recipe for up to ``batch_size`` faces per network call; rows padded to exactly ``batch_size``."""
-
-    def __init__(self, engine, recipe, batch_size: int = DEFAULT_BATCH):
-        if int(batch_size) < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
-        self.engine, self.recipe, self.batch_size = engine, recipe, int(batch_size)
-        self.clean = engine.registry.validate(recipe.edits)
-        if recipe.local is not None and not _render_takes_local():
-            raise ValueError("this recipe has local-edit settings, which this version of the engine cannot render; "
-                             "update chatface_widgets or remove the recipe's \"local\" field for a global edit")
-
-    def __call__(self, faces: Sequence) -> list:
-        """Edited model-size faces (PIL) for a list of (1, 3, S, S) tensors (at most ``batch_size``)."""
-        import torch
-
-        from chatface_widgets.diffusion import conditioning
-        from chatface_widgets.photos.photo import to_pil
-
-        k = len(faces)
-        if not 0 < k <= self.batch_size:
-            raise ValueError(f"expected 1 to {self.batch_size} faces, got {k}")
-        if self.recipe.local is not None:
-            return [self._render_local(x0) for x0 in faces]
-        padded = list(faces) + [faces[-1]] * (self.batch_size - k)  # a fixed shape: bytes independent of company
-        engine, steps = self.engine, self.recipe.steps
-        x0 = torch.cat(padded).to(engine.device)
-        z = engine.encode(x0)  # DiffAE semantic code, (N, 512)
-        x_T = engine.invert(x0, z, steps)  # deterministic DDIM inversion conditioned on z
-        moves = engine.z_strengths(self.clean)
-        if moves:
-            z_edit = engine.registry.compose_validated(z, moves)  # ChatFace Eq. 12
-            codes = conditioning.sms(z, z_edit) if self.recipe.sms else conditioning.constant(z_edit)
-        else:
-            codes = z
-        images = engine.paint(engine.decode(x_T, codes, steps), [self.clean] * len(padded))  # textures (curls)
-        return to_pil(images[:k])
-
-    def _render_local(self, x0):
-        """A recipe with local edits: one face at a time through Face.render(local=...)."""
-        from chatface_widgets.engine.engine import Face
-        from chatface_widgets.photos.photo import to_pil
-
-        engine = self.engine
-        face = Face(engine, to_pil(x0)[0], to_pil(x0)[0], x0.to(engine.device), engine.encode(x0.to(engine.device)))
-        return face.render(self.recipe.edits, steps=self.recipe.steps, sms=self.recipe.sms, local=self.recipe.local)
-
-
-def _render_takes_local() -> bool:
+def render_padded(engine, faces: Sequence, settings, batch_size: int) -> list:
+    """The engine's batch render of up to ``batch_size`` faces, padded to exactly ``batch_size`` rows (copies of
+    the last face) so that every network call has one shape and a face's bytes never depend on its company."""
     from chatface_widgets.engine.engine import Face
 
-    return "local" in inspect.signature(Face.render).parameters
+    k = len(faces)
+    if not 0 < k <= batch_size:
+        raise ValueError(f"expected 1 to {batch_size} faces, got {k}")
+    last = faces[-1]
+    pads = [Face(engine, last.original, last.image, last.x0, None, last.aligned) for _ in range(batch_size - k)]
+    rows = engine.encode_faces(list(faces) + pads)
+    return engine.render_batch(rows, settings)[:k]
 
 
 # --------------------------------------------------------------------------------------- manifest
@@ -301,7 +234,7 @@ class Summary:
 
 
 def _header(recipe, batch_size: int) -> dict:
-    keep = ("format", "version", "model", "strengths", "steps", "sms", "local")
+    keep = ("format", "version", "model", "settings")
     return {"recipe": {k: v for k, v in recipe.to_dict().items() if k in keep}, "batch_size": batch_size}
 
 
@@ -314,30 +247,74 @@ def settle_batch_size(out_dir: Path, recipe, batch_size: Optional[int]) -> int:
     path = out_dir / HEADER
     if not path.is_file():
         return int(batch_size or DEFAULT_BATCH)
-    before = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        before = json.loads(path.read_bytes().decode("utf-8"))
+        used = before["batch_size"]
+        if isinstance(used, bool) or not isinstance(used, int) or not 1 <= used <= 4096:
+            raise ValueError(f"batch_size {used!r}")
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise OutputError(f"{path} is damaged ({str(exc)[:80]}); delete {path} to start this folder's batch again "
+                          "(the edited photos stay; the manifest records which are done)") from None
     want = _header(recipe, 0)["recipe"]
-    if before.get("recipe") != want:
+    if not isinstance(before, dict) or before.get("recipe") != want:
         raise OutputError(f"{out_dir} holds the results of another recipe ({path}); give another --out folder, "
                           "or delete that folder to start again")
-    used = int(before["batch_size"])
     if batch_size is not None and int(batch_size) != used:
         raise OutputError(f"{out_dir} was started with --batch-size {used}; resume with --batch-size {used} "
                           "(results depend on the batch size by rounding), or use another --out folder")
     return used
 
 
-def _check_writable(output: Path, source: Path) -> None:
-    """An output must not be an input, a folder, or an existing read-only file (never replaced)."""
-    check_not_input(output, source)
-    if output.is_dir():
-        raise OutputError(f"{output} is a folder; the photo's result cannot be written there")
-    if output.exists() and not output.stat().st_mode & 0o222:
-        raise OutputError(f"{output} exists and is read-only, so it was not replaced; make it writable "
-                          "or delete it and run again")
+def plan_outputs(jobs: Sequence[Job], out_dir: Path, inputs: Sequence[Path], protected_files=(), records=None) -> dict:
+    """Every output of a batch, decided before any work: job name -> output path.
+
+    No output may be an input (any photo the arguments name, also those left out because they sit in
+    ``--out``), a package or model file, or the output of another photo (OutputError naming both files,
+    before any work). An existing file in ``--out`` that no earlier run of this batch wrote, or a
+    read-only one, is not replaced: its photo gets that OutputError as its result, and the batch goes on.
+    """
+    from chatface_widgets.jobs.outputs import WritePlan
+
+    plan = WritePlan(inputs=inputs, protected_files=protected_files)
+    for name in (HEADER, MANIFEST):
+        plan.claim(out_dir / name, f"the batch file")
+    ours = {n for n, r in (records or {}).items() if r.get("status") == OK}
+    outputs, by_output = {}, {}
+    for job in jobs:
+        if job.problem:
+            continue
+        output = out_dir / job.name
+        key = str(plan.check(output, f"the output of {job.source}")).casefold()
+        if key in by_output:
+            raise OutputError(f"photos {by_output[key]} and {job.source} would both be written to {output}; "
+                              "rename one, or give them separate --out folders")
+        by_output[key] = job.source
+        if output.is_dir():
+            raise OutputError(f"{output} is a folder, so the result of {job.source} cannot be written there; "
+                              "move that folder or choose another --out")
+        if output.exists() and (job.name not in ours or not os.access(output, os.W_OK)):
+            outputs[job.name] = OutputError(f"{output} exists and was not written by this batch (or is read-only), "
+                                            "so it was not replaced; move it and run again, or choose another --out")
+            continue
+        outputs[job.name] = output
+    return outputs
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """--out must be a folder this user can write (created if missing); OutputError naming the fix otherwise."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file, not a folder; give a folder for the edited photos")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the --out folder {out_dir}: {exc.strerror or exc}; choose a folder you "
+                          "can write to") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"the --out folder {out_dir} is not writable; choose a folder you can write to")
 
 
 def run(engine, recipe, arguments: Sequence[str], out_dir, batch_size: Optional[int] = None, rank: int = 0,
-        world: int = 1, face_index: Optional[int] = None, force_builtin: bool = False, progress: bool = True,
+        world: int = 1, force_builtin: bool = False, progress: bool = True,
         hook: Optional[Callable[[dict], None]] = None) -> Summary:
     """Edit every photo named by ``arguments`` into ``out_dir`` (this rank's share); see the module docstring.
 
@@ -345,20 +322,27 @@ def run(engine, recipe, arguments: Sequence[str], out_dir, batch_size: Optional[
     """
     from tqdm.auto import tqdm
 
+    from chatface_widgets.jobs.outputs import model_files
+
     out_dir = Path(out_dir)
     recipe.check(engine)
-    if not recipe.edits and recipe.local is None:
+    settings = engine.settings(recipe.settings, bounded=True)  # checked once; every photo gets this render
+    if not settings.edits:
         raise ValueError("the recipe changes nothing (all strengths are 0); nothing to do")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    batch_size = settle_batch_size(out_dir, recipe, batch_size)
-    if rank == 0 and not (out_dir / HEADER).is_file():
-        atomic_write_bytes(out_dir / HEADER, (json.dumps(_header(recipe, batch_size), indent=1) + "\n").encode())
-    renderer = BatchRenderer(engine, recipe, batch_size)
-    jobs = collect(arguments, exclude=out_dir)
-    mine = shard(jobs, rank, world)
+    jobs, inputs = collect(arguments, exclude=out_dir, with_inputs=True)
+    if not any(not j.problem for j in jobs):
+        named = ", ".join(arguments) if len(", ".join(arguments)) < 200 else f"{len(arguments)} arguments"
+        left = " (photos inside --out are left out)" if inputs else ""
+        raise OutputError(f"no photos found in {named}{left}; give photo files, folders or quoted globs that match")
+    _check_out_dir(out_dir)
     records = read_records(out_dir)
+    outputs = plan_outputs(jobs, out_dir, inputs, model_files(engine), records)
+    batch_size = settle_batch_size(out_dir, recipe, batch_size)
+    mine = shard(jobs, rank, world)
     done = {n for n, r in records.items() if r.get("status") == OK and (out_dir / n).is_file()}
     todo = [j for j in mine if j.name not in done]
+    if rank == 0 and not (out_dir / HEADER).is_file():
+        atomic_write_bytes(out_dir / HEADER, (json.dumps(_header(recipe, batch_size), indent=1) + "\n").encode())
     manifest = Manifest(manifest_part(out_dir, rank, world), rank)
     bar = tqdm(total=len(mine), initial=len(mine) - len(todo), unit="photo", file=sys.stderr,
                disable=not progress, desc=f"rank {rank}" if world > 1 else "chatface batch", dynamic_ncols=True)
@@ -369,26 +353,24 @@ def run(engine, recipe, arguments: Sequence[str], out_dir, batch_size: Optional[
         if hook is not None:
             hook(rec)
 
-    pending: list[tuple[Job, Prepared, float]] = []
+    pending: list = []  # (job, face, seconds spent reading it)
 
     def flush():
         if not pending:
             return
         started = time.perf_counter()
         try:
-            images = renderer([p.x0 for _, p, _ in pending])
+            images = render_padded(engine, [f for _, f, _ in pending], settings, batch_size)
         except Exception:  # noqa: BLE001 - find the photo that fails: each alone (same padded shape, same bytes)
             images = None
         share = (time.perf_counter() - started) / len(pending)
-        for i, (job, prep, spent) in enumerate(pending):
+        for i, (job, face, spent) in enumerate(pending):
             t0 = time.perf_counter()
             try:
-                image = images[i] if images is not None else renderer([prep.x0])[0]
-                output = out_dir / job.name
-                _check_writable(output, job.source)
-                result = prep.place(image)
+                image = images[i] if images is not None else render_padded(engine, [face], settings, batch_size)[0]
+                output = outputs[job.name]
                 with atomic_path(output) as tmp:
-                    result.save(tmp, format="PNG")
+                    image.save(tmp, format="PNG")
             except Exception as exc:  # noqa: BLE001 - recorded; the batch goes on
                 record(job, ERROR, None, _message(exc), spent + share + time.perf_counter() - t0)
                 continue
@@ -398,18 +380,18 @@ def run(engine, recipe, arguments: Sequence[str], out_dir, batch_size: Optional[
     try:
         for job in todo:
             t0 = time.perf_counter()
-            if job.problem:
-                record(job, ERROR, None, job.problem, 0.0)
+            if job.problem or isinstance(outputs.get(job.name), OutputError):
+                record(job, ERROR, None, job.problem or str(outputs[job.name]), 0.0)
                 continue
             try:
-                prep = prepare(engine, job.source, face_index, force_builtin)
+                face = read_face(engine, job.source, settings, force_builtin)
             except SkipPhoto as exc:
                 record(job, SKIPPED, None, str(exc), time.perf_counter() - t0)
                 continue
             except Exception as exc:  # noqa: BLE001 - unreadable photo, no face, …: recorded, the batch goes on
                 record(job, ERROR, None, _message(exc), time.perf_counter() - t0)
                 continue
-            pending.append((job, prep, time.perf_counter() - t0))
+            pending.append((job, face, time.perf_counter() - t0))
             if len(pending) == batch_size:
                 flush()
         flush()
@@ -461,8 +443,9 @@ def apply(recipe, photos, engine=None, batch_size: int = DEFAULT_BATCH, show: bo
           force_builtin: bool = False) -> list[Result]:
     """Apply a recipe (a Recipe, a file, or a sentence) to photos in memory; show before/after pairs.
 
-    ``photos``: paths, folders, globs, or PIL images. Nothing is written; for files on disk and a
-    manifest use ``chatface batch`` (or :func:`run`).
+    ``photos``: paths, folders, globs, or PIL images. The pixels are those ``chatface batch`` writes
+    (the same padded batches through the engine's one render path). Nothing is written; for files on
+    disk and a manifest use ``chatface batch`` (or :func:`run`).
     """
     from chatface_widgets.engine.engine import Engine
 
@@ -474,7 +457,7 @@ def apply(recipe, photos, engine=None, batch_size: int = DEFAULT_BATCH, show: bo
             name = Recipe.load(recipe).model["name"]
         engine = Engine.load(name or "toy")
     recipe = as_recipe(recipe, engine).check(engine)
-    renderer = BatchRenderer(engine, recipe, batch_size)
+    settings = engine.settings(recipe.settings, bounded=True)
     items = photos if isinstance(photos, (list, tuple)) else [photos]
     sources: list = []
     for item in items:
@@ -487,24 +470,24 @@ def apply(recipe, photos, engine=None, batch_size: int = DEFAULT_BATCH, show: bo
 
     def flush():
         if pending:
-            images = renderer([p.x0 for _, p in pending])
-            for (res, prep), image in zip(pending, images):
-                res.after = prep.place(image)
+            images = render_padded(engine, [face for _, face in pending], settings, batch_size)
+            for (res, _), image in zip(pending, images):
+                res.after = image
             pending.clear()
 
     for source in sources:
         res = Result(str(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>")
         results.append(res)
         try:
-            prep = prepare(engine, source, None, force_builtin)
+            face = read_face(engine, source, settings, force_builtin)
         except SkipPhoto as exc:
             res.status, res.error = SKIPPED, str(exc)
             continue
         except Exception as exc:  # noqa: BLE001 - shown in the result
             res.status, res.error = ERROR, _message(exc)
             continue
-        res.before = prep.original
-        pending.append((res, prep))
+        res.before = face.original
+        pending.append((res, face))
         if len(pending) == batch_size:
             flush()
     flush()

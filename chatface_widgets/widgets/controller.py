@@ -7,6 +7,7 @@ state wins, cancelled between diffusion steps), chat messages on one :class:`Que
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import threading
@@ -207,23 +208,24 @@ class PanelController:
 
     def save_png(self, folder: Optional[Path] = None) -> Path:
         """Write the current edit to a NEW ``<stem>-chatface-NNN.png`` (never overwrites a file)."""
+        from chatface_widgets.foundation.files import atomic_create
+        from chatface_widgets.jobs.outputs import WritePlan, model_files
+
         with self._lock:
             result = self.last_result
         if result is None:
             raise RuntimeError("nothing has been rendered yet")
-        image = result.image
-        aligned = getattr(self.face, "aligned", None)
-        if aligned is not None:
-            snap = result.snapshot
-            mask = self.face.local_mask(snap.edits, snap.steps, "auto" if snap.local else False, snap.reach)
-            image = aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())  # local: only the region
+        place = getattr(self.face, "place", None)  # put back into the photo as `chatface edit` writes it
+        image = place(result.image, result.snapshot.settings) if callable(place) else result.image
         folder = Path(folder) if folder is not None else self.save_dir
         folder.mkdir(parents=True, exist_ok=True)
         for n in itertools.count(1):
             path = folder / f"{self.stem}-chatface-{n:03d}.png"
             try:
-                with open(path, "xb") as handle:  # "x": fails instead of overwriting
-                    image.save(handle, format="PNG")
+                data = io.BytesIO()
+                image.save(data, format="PNG")
+                WritePlan(protected_files=model_files(self.face.engine)).check(path, "the image")
+                atomic_create(path, data.getvalue())  # complete, and never over a file
             except FileExistsError:
                 continue
             self.status.emit(f"Saved {path}", False)
@@ -232,19 +234,21 @@ class PanelController:
 
     def save_recipe(self, folder: Optional[Path] = None) -> Path:
         """Write the current edit as a NEW ``<stem>-recipe-NNN.json`` (for ``chatface batch``; never overwrites)."""
+        from chatface_widgets.jobs.outputs import WritePlan, model_files
         from chatface_widgets.jobs.recipe import Recipe
+        from chatface_widgets.foundation.files import atomic_create
 
-        recipe = Recipe.from_snapshot(self.face.engine, self.state.snapshot(), request="\n".join(self.requests),
-                                      plan=self.last_plan)
+        recipe = Recipe.from_settings(self.face.engine, self.state.snapshot().settings,
+                                      request="\n".join(self.requests), plan=self.last_plan)
         if not recipe.edits:
             raise ValueError("the current edit changes nothing; move a slider or ask for a change first")
         folder = Path(folder) if folder is not None else self.save_dir
         folder.mkdir(parents=True, exist_ok=True)
         for n in itertools.count(1):
             path = folder / f"{self.stem}-recipe-{n:03d}.json"
+            WritePlan(protected_files=model_files(self.face.engine)).check(path, "the recipe")
             try:
-                with open(path, "x", encoding="utf-8") as handle:  # "x": fails instead of overwriting
-                    handle.write(recipe.to_json())
+                atomic_create(path, recipe.to_json().encode("utf-8"))  # complete, and never over a file
             except FileExistsError:
                 continue
             self.status.emit(f"Saved recipe {path}", False)
@@ -305,17 +309,15 @@ class PanelController:
         started = time.perf_counter()
         self.status.emit(f"Rendering: {describe(snap)} …", False)
         self.progress.emit(0, snap.steps, None)
-        local = "auto" if snap.local else False  # the switch on: local where it helps (the engine decides)
+        settings = snap.settings  # the one value every door renders
         try:
-            image = self.face.render(snap.edits, steps=snap.steps, sms=snap.sms, local=local, reach=snap.reach,
-                                     callback=partial(self._on_step, ticket, [0.0]))
+            image = self.face.render(settings, callback=partial(self._on_step, ticket, [0.0]))
             region = self._region_view(snap) if snap.local and not ticket.cancelled else None
             strip_for = snap.touched if snap.strip else None
             strip = ()
             if strip_for is not None and not ticket.cancelled:
                 batch = [{**snap.edits, strip_for: s} for s in self.strip_strengths]
-                strip = tuple(self.face.render_many(batch, steps=snap.steps, sms=snap.sms, local=local,
-                                                    reach=snap.reach))
+                strip = tuple(self.face.render_many(batch, settings))
         except Exception as exc:  # noqa: BLE001 - shown in the status line
             self.stats.count("failed")
             self._report(exc, "render failed")
@@ -340,7 +342,7 @@ class PanelController:
             return None
         from chatface_widgets.widgets.imaging import region_overlay
 
-        mask = local_mask(snap.edits, snap.steps, "auto", snap.reach)
+        mask = local_mask(snap.settings)
         return region_overlay(self.face.image, 1.0 if mask is None else mask[0, 0].cpu().numpy())  # None: everywhere
 
     def _on_step(self, ticket: Ticket, last_preview: list, info: dict) -> bool:

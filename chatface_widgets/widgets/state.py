@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
+from chatface_widgets.foundation.settings import RenderSettings
 from chatface_widgets.foundation.contract import LOCAL_REACH, RESOLUTION, EditContract, StepPolicy, check_reach, quantize  # noqa: F401
 
 HISTORY_LIMIT = 200  # undo entries kept
@@ -41,10 +42,16 @@ class Snapshot:
         return {k: v for k, v in self.strengths.items() if v != 0.0}
 
     @property
+    def settings(self) -> RenderSettings:
+        """The render settings this state shows (the local switch: on is "auto", off is "off"), as every door builds them."""
+        return RenderSettings(edits=self.edits, steps=self.steps, sms=self.sms, local="auto" if self.local else "off",
+                              reach=self.reach)
+
+    @property
     def render_key(self) -> tuple:
         """Everything the rendered images depend on (equal keys give equal images)."""
         strip_for = self.touched if self.strip else None
-        return (tuple(sorted(self.edits.items())), self.steps, self.sms, self.local, self.reach, strip_for)
+        return (self.settings.key, strip_for)
 
 
 @dataclass(frozen=True)
