@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install chatface-widgets with the given extras (default: what editing
-# needs, widgets,llm,embed,align; "all" adds [train], whose open_clip pulls torchvision and with it a
-# torch build to match: on a CPU machine get both from PyTorch's CPU index, step 4 below).
-# Re-runnable: an existing .venv and its torch are kept; only the package is reinstalled.
+# needs, widgets,llm,embed,align; "all" adds [train] and [clip]).
+# Re-runnable: an existing .venv and its torch are kept; only the package is reinstalled. The extras are
+# installed under a constraints file (.venv/chatface-constraints.txt) that pins the torch (and torchvision)
+# already in .venv, so no dependency can swap it for another build. [clip] (open_clip) needs torchvision,
+# and PyPI has none that imports beside a CPU-only "+cpu" torch: with such a torch and no torchvision,
+# [clip] is left out, with one line saying how to add it.
 #
 # Torch is not pinned by the package (any torch>=2.1). Where it comes from, first match wins:
 #   1. a torch>=2.1 already in .venv (a re-run);
@@ -92,15 +95,78 @@ if ! has_torch "$venv_python"; then
     cpu)
       if wheel="$(local_cpu_wheel)"; then
         echo "setup.sh: no CUDA here; installing the CPU-only torch wheel $wheel"
-        "$venv_python" -m pip install -q "$wheel" && installed=1
+        "$venv_python" -m pip install -q --no-compile "$wheel" && installed=1
       fi
       if [ "$installed" = "0" ]; then
         echo "setup.sh: no CUDA here; installing CPU-only torch and torchvision from $cpu_index"
-        "$venv_python" -m pip install -q torch torchvision --index-url "$cpu_index" && installed=1
+        "$venv_python" -m pip install -q --no-compile torch torchvision --index-url "$cpu_index" && installed=1
       fi ;;
   esac
   if [ "$installed" = "0" ] && ! has_torch "$venv_python"; then
     "$venv_python" -m pip install -q "torch>=2.1"
   fi
 fi
-"$venv_python" -m pip install -q -e ".[${extras}]"
+
+# Pin what .venv has now, so that installing the extras can never replace it.
+constraints=".venv/chatface-constraints.txt"
+"$venv_python" - "$constraints" <<'PY'
+import sys
+from importlib import metadata
+
+pins = []
+for name in ("torch", "torchvision"):
+    try:
+        pins.append(f"{name}=={metadata.version(name)}\n")
+    except metadata.PackageNotFoundError:
+        pass
+with open(sys.argv[1], "w") as out:
+    out.writelines(pins)
+PY
+
+# The extras to install, "all" expanded; [clip] dropped beside a "+cpu" torch with no torchvision.
+plan="$("$venv_python" - "$extras" "$cpu_index" <<'PY'
+import importlib.util
+import re
+import sys
+from importlib import metadata
+
+table, section = {}, False
+for line in open("pyproject.toml"):
+    if line.startswith("["):
+        section = line.strip() == "[project.optional-dependencies]"
+    elif section and (m := re.match(r"([A-Za-z0-9_-]+)\s*=\s*\[(.*)\]", line)):
+        table[m.group(1)] = m.group(2)
+
+
+def expand(name, seen):
+    """The extras a name stands for: itself, or the extras its self-reference lists."""
+    inner = re.search(r"chatface-widgets\[([^\]]*)\]", table.get(name, ""))
+    if inner is None or name in seen:
+        return [name]
+    return [e for part in inner.group(1).split(",") for e in expand(part.strip(), seen | {name})]
+
+
+wanted = []
+for name in sys.argv[1].split(","):
+    for extra in expand(name.strip(), set()):
+        if extra and extra not in wanted:
+            wanted.append(extra)
+torch = metadata.version("torch")
+if "clip" in wanted and "+cpu" in torch and importlib.util.find_spec("torchvision") is None:
+    wanted.remove("clip")
+    base = torch.split("+")[0]
+    print(f"setup.sh: left out the [clip] extra (open_clip, for train-mapper and its tests): it needs "
+          f"torchvision, and PyPI has none that imports beside this CPU-only torch {torch}; to add it: "
+          f".venv/bin/pip install torch=={base} torchvision --index-url {sys.argv[2]} && bash scripts/setup.sh all",
+          file=sys.stderr)
+print(",".join(wanted))
+PY
+)"
+if [ -n "$plan" ]; then
+  target=".[${plan}]"
+else
+  target="."
+fi
+# --no-compile: Python compiles what it imports on first use; compiling every module of every extra
+# up front would add about 0.35 GB of __pycache__ to .venv.
+"$venv_python" -m pip install -q --no-compile -c "$constraints" -e "$target"

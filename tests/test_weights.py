@@ -218,7 +218,7 @@ def test_diffae_checkpoint_is_converted_to_ema_safetensors(server, home, monkeyp
 
 
 def test_cli_path_and_list(home, capsys):
-    assert D.main(["path", "ffhq256_autoenc_cls"]) == 1
+    assert D.main(["path", "ffhq256_autoenc_cls"]) == 2
     assert "chatface weights download ffhq256_autoenc_cls" in capsys.readouterr().err
     assert D.main(["list"]) == 0
     assert "clip_vit_b32_openai" in capsys.readouterr().out
@@ -270,7 +270,7 @@ def test_official_layout_diffae_download_convert_load_and_render(server, home, m
 def test_download_without_a_mirror_gives_the_manual_steps(home, monkeypatch, capsys):
     """Issue 17.7: the message names the official folder, the file, where it goes and the command after."""
     monkeypatch.setattr(D, "gdown_available", lambda: False)
-    assert D.main(["download", "ffhq256_autoenc", "--no-progress"]) == 1
+    assert D.main(["download", "ffhq256_autoenc", "--no-progress"]) == 2
     err = capsys.readouterr().err
     entry = W.REGISTRY["ffhq256_autoenc"]
     assert entry.drive_folder and entry.drive_folder in err

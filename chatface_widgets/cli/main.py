@@ -211,9 +211,15 @@ def _clip(text: str, limit: int = 100_000) -> str:
 
 
 def cmd_attributes(args) -> int:
+    """List what the model can edit, or say it has nothing yet and how to train a mapper for it."""
     from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
+    if not engine.attributes:
+        print(f"model {args.model} has no attributes to edit yet (it reconstructs faces, and edits what mappers "
+              f"are trained for it); add one with: chatface train-mapper --model {args.model} "
+              '--attribute eyeglasses --target "a face with glasses"')
+        return 0
     for name in engine.attributes:
         attr = engine.registry[name]
         syn = f" ({', '.join(attr.synonyms)})" if attr.synonyms else ""
@@ -260,6 +266,7 @@ DELEGATED = {
     "train-mapper": ("chatface_widgets.train.mapper_trainer", "train a ChatFace attribute mapper"),
     "eval": ("chatface_widgets.eval.cli", "evaluate attribute edits on held-out faces"),
     "batch": ("chatface_widgets.cli.batch", "apply a recipe or a request to many photos (torchrun: many GPUs)"),
+    "samples": ("chatface_widgets.cli.samples", "write faces of the built-in world as PNGs to edit or batch"),
 }
 
 

@@ -204,10 +204,29 @@ def fetch_from_drive(entry: W.WeightsEntry, dest, *, progress: bool = True, home
     return dest
 
 
-def main(argv=None) -> int:
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``chatface: error:`` line and exit 2."""
+
+    def error(self, message):
+        """Print one line naming the mistake and where the usage is, then exit 2."""
+        print(f"chatface: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR)
+
+
+def _fail(message) -> int:
+    """Print an error as ``chatface: error: ...`` (manual steps, if any, on the lines after) and return 2."""
+    print(f"chatface: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv=None, prog: str = "chatface weights") -> int:
     """``chatface weights {list,download,path}``: list the registry, fetch checkpoints, print local paths."""
-    parser = argparse.ArgumentParser(prog="chatface weights", description="Manage checkpoint files.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog=prog, description="Manage checkpoint files.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="known checkpoints and whether they are present")
     get = sub.add_parser("download", help="download, verify and convert checkpoints")
     get.add_argument("names", nargs="+", metavar="NAME")
@@ -233,8 +252,15 @@ def main(argv=None) -> int:
             print(W.resolve(args.name))
     # ValueError: a file that cannot be verified, read or converted (the message names it)
     except (W.MissingWeightsError, W.UnknownWeightsError, DownloadError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    except PermissionError as exc:
+        return _fail(f"permission denied: {exc.filename or exc}; set ${W.ENV_HOME} to a folder you can write to")
+    except OSError as exc:
+        return _fail(f"{exc.filename or 'the weights folder'}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        print("chatface: interrupted; what arrived is kept beside the file as .part: run the same command "
+              "again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

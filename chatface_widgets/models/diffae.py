@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chatface_widgets.models.card_fields import card_problems
+
 # ---------------------------------------------------------------------------------------------
 # Configuration
 
@@ -491,6 +493,9 @@ def read_model_card(path) -> dict:
     if not isinstance(card, dict):
         raise ModelCardError(f"{card_path}: expected a JSON object with the model's settings, "
                              f"found {type(card).__name__}")
+    problems = card_problems(card)
+    if problems:
+        raise ModelCardError(f"{card_path}: {'; '.join(problems)}; fix the file")
     return card
 
 
@@ -542,6 +547,9 @@ def _config_from_card_or_weights(path: Path, sd: Mapping[str, torch.Tensor], giv
 
 
 def _build_config(values: Mapping, card_path: Path) -> DiffAEConfig:
+    problems = card_problems(values)
+    if problems:  # a training checkpoint's stored config is checked as strictly as a card
+        raise ModelCardError(f"{card_path}: {'; '.join(problems)}; fix the file")
     try:
         return DiffAEConfig.from_json(values)
     except (TypeError, ValueError) as exc:
@@ -570,12 +578,12 @@ def load_diffae_file(path, config: Optional[DiffAEConfig] = None, verbose: bool 
     from chatface_widgets.models.checkpoint_io import check_finite, read_diffae_checkpoint
 
     path = Path(path)
+    card_path = config_path_for(path)
+    card = read_model_card(path)  # checked field by field before the weights are read
     ck = read_diffae_checkpoint(path)
     if verbose and ck.report:
         print(ck.report)
     check_finite(ck.state_dict, path)
-    card_path = config_path_for(path)
-    card = read_model_card(path)
     config_source, official = None, None
     if config is None:
         given = _card_settings(card, card_path) if card else {}

@@ -6,6 +6,7 @@ Every failure is a :class:`PhotoError` with a one-line reason; a photo is only e
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Union
 
@@ -13,7 +14,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 80_000_000  # refuse anything larger (a 9000×9000 photo is already absurd for a face edit)
+# Refuse anything larger, from the file's header, before decoding: a 48 MP phone photo (8064×6048) fits;
+# decoding one costs about 0.8 GB, so a small file declaring more pixels is refused, not decoded.
+MAX_PIXELS = 50_000_000
 MIN_SIDE = 16  # smaller than this holds no face
 
 PhotoLike = Union[str, os.PathLike, Image.Image, np.ndarray]
@@ -73,18 +76,22 @@ def load_photo(photo: PhotoLike) -> Image.Image:
         if path.stat().st_size == 0:
             raise PhotoError(f"{path} is empty (0 bytes)")
         try:
-            with Image.open(path) as opened:
-                _check_size(opened.size, str(path))
-                opened.load()
-                img = opened.copy()
-                img.info.update(opened.info)
-                exif = opened.getexif()
+            with warnings.catch_warnings():
+                # PIL's own decompression-bomb check (a warning past Image.MAX_IMAGE_PIXELS) refuses, too.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as opened:  # reads the header only: the size before any decoding
+                    _check_size(opened.size, str(path))
+                    opened.load()
+                    img = opened.copy()
+                    img.info.update(opened.info)
+                    exif = opened.getexif()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise PhotoError(f"{path} is too large to be a photo (over {MAX_PIXELS:,} pixels, or frames past "
+                             f"Pillow's limit of {Image.MAX_IMAGE_PIXELS:,}); downscale it first") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             if isinstance(exc, PhotoError):
                 raise
             raise PhotoError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
-        except Image.DecompressionBombError:
-            raise PhotoError(f"{path} is too large to be a photo (over {MAX_PIXELS:,} pixels)") from None
         if exif:
             img = ImageOps.exif_transpose(img.copy()) if exif.get(0x0112, 1) != 1 else img
     else:

@@ -322,11 +322,19 @@ def export_weights(ckpt_path: Path, dst: Path, half: bool = False, command: str 
     return save_diffae(model, dst, half=half, extra=record)
 
 
+EPILOG = """example:
+  chatface train-diffae --out runs/x --minutes 60 --export runs/x/model
+then (a new model can reconstruct faces, and edits what mappers you train for it):
+  chatface attributes --model runs/x/model
+  chatface train-mapper --model runs/x/model --attribute eyeglasses --target "a face with glasses"
+  chatface samples --out faces --count 4
+  chatface edit faces/face-0000000.png "add glasses" -o out.png --model runs/x/model"""
+
+
 def main(argv=None, prog: str = "chatface train-diffae") -> None:
     parser = argparse.ArgumentParser(
         prog=prog, description="Train (or resume) the built-in toy DiffAE on rendered faces.",
-        epilog="Example: chatface train-diffae --out runs/x --minutes 60 --export runs/x/model, then "
-               "chatface edit sample \"add glasses\" -o out.png --model runs/x/model")
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     parser.add_argument("--out", type=Path, default=Path("runs/toy"), help="run folder (checkpoint, loss log)")
     parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget of this run")
     parser.add_argument("--export", type=Path, default=None,
