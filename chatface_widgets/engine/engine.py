@@ -188,8 +188,12 @@ class Engine:
         return self.encode_faces([self.read_face(photo, align, face_index, force_builtin)])[0]
 
     def read_face(self, photo: PhotoLike, align: Optional[bool] = None, face_index: Optional[int] = None,
-                  force_builtin: bool = False) -> "Face":
-        """:meth:`open` without the network: the photo read, aligned or cropped; z is encoded by :meth:`encode_faces`."""
+                  force_builtin: bool = False, strict: bool = False) -> "Face":
+        """:meth:`open` without the network: the photo read, aligned or cropped; z is encoded by :meth:`encode_faces`.
+
+        ``strict``: refuse other photos on every model that does not align (not only the built-in one), as a
+        batch does, so an album's stray landscape is skipped rather than cropped.
+        """
         original = load_photo(self.sample_path(photo) if is_sample(photo) else photo)
         aligned = None
         size = self.image_size
@@ -200,7 +204,7 @@ class Engine:
             image = aligned.image
         elif is_model_world(original, size):
             image = original if original.width == size else original.resize((size, size), Image.NEAREST)
-        elif self.spec is None or self.spec.kind != "builtin":  # only the built-in model's world is known here
+        elif not strict and (self.spec is None or self.spec.kind != "builtin"):  # the built-in world is known
             image = center_square(original, size)
         else:
             what = (f"the {self.info.name!r} model does not find or align faces: it edits its own illustrated "

@@ -313,7 +313,7 @@ def _progress(items, enabled: bool, desc: str):
 def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int] = None, judges=None,
              oracle: Optional[Oracle] = None, attributes: Optional[Sequence[str]] = None, progress: bool = True,
              images: Optional[list] = None, recon: bool = True, class_mean: bool = True,
-             class_mean_per_class: int = 200) -> dict:
+             class_mean_per_class: int = 200, local: str = "off") -> dict:
     """Evaluate edits on held-out faces; ``judges`` = (ClipJudge, IdentityJudge) or None; JSON-ready dict.
 
     ``images``, when a list, receives one dict per face (column name → PIL image) for the sheet.
@@ -337,8 +337,8 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
     col, opened = _Collector(), open_faces(engine, faces, seed)
     edit_list = _edit_list(names, combos)
     for op in _progress(opened, progress, "eval faces"):
-        sms_images = op.face.render_many(edit_list, steps, sms=True)
-        plain_images = op.face.render_many(edit_list[1:1 + len(names)], steps, sms=False)
+        sms_images = op.face.render_many(edit_list, steps, sms=True, local=local)  # row 0: the reconstruction
+        plain_images = op.face.render_many(edit_list[1:1 + len(names)], steps, sms=False, local=local)
         read = oracle.predict(sms_images + plain_images)
         recon_read = {k: read[k][0] for k in keys.values()}
         at = lambda j: {k: read[k][j] for k in keys.values()}  # noqa: E731
@@ -376,7 +376,8 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
                                                             steps=steps, opened=opened)
     result["meta"] = {
         "model": engine.info.name, "image_size": engine.image_size, "faces": faces, "seed": seed,
-        "first_seed": HELDOUT_SEED_START + seed, "steps": steps, "strength": 1.0, "attributes": names,
+        "first_seed": HELDOUT_SEED_START + seed, "steps": steps, "strength": 1.0, "local": local,
+        "attributes": names,
         "identity": "judge" if ident is not None else "oracle", "clip": clip is not None,
         "judges": {"clip": _judge_name(clip), "identity": _judge_name(ident)},
         "multi_edits": ["+".join(c) for c in combos], "definitions": DEFINITIONS, "seconds": time.time() - started,
@@ -399,7 +400,8 @@ def reconstruction_report(engine: Engine, faces: int = 20, seed: int = 0, oracle
     opened = opened if opened is not None else open_faces(engine, faces, seed)
     default = engine.info.default_steps
     grid = sorted({check_steps(t) for t in steps_list} | {default})
-    psnrs = {t: [M.psnr(_as_array(op.face.image), _as_array(op.face.render({}, steps=t))) for op in opened] for t in grid}
+    # The model's own decode (never local: a local render of no edit is the photo itself), as DiffAE reports it.
+    psnrs = {t: [M.psnr(_as_array(op.face.image), _as_array(op.face.reconstruct(steps=t))) for op in opened] for t in grid}
     gen = torch.Generator().manual_seed(seed)
     shape = (len(opened), 3, engine.image_size, engine.image_size)
     x_rand = torch.randn(shape, generator=gen).to(engine.device)

@@ -39,7 +39,7 @@ def strength_table(engine: Engine, strengths: Sequence[float], faces: int = 20, 
     before = {key: [] for _, key in pairs}
     after, ids = {e: [] for e in edits}, {e: [] for e in edits}
     for op in opened:  # one batch per face: the reconstruction, then every (strength, attribute) edit
-        images = op.face.render_many([{}] + [{name: s} for s, name, _ in edits], steps, sms=True)
+        images = op.face.render_many([{}] + [{name: s} for s, name, _ in edits], steps, sms=True, local="off")
         reading = oracle.predict(images)
         emb = _embed(ident.embed, ident, images)
         for key in before:
@@ -73,7 +73,7 @@ def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int =
     opened = open_faces(engine, faces, seed)
     z = torch.cat([op.face.z for op in opened])
     x_T = torch.cat([op.face.noise(steps) for op in opened])
-    before = oracle.predict([op.face.render({}, steps=steps) for op in opened])
+    before = oracle.predict([op.face.reconstruct(steps=steps) for op in opened])
     reach = attainable(oracle, opened, list(vectors))
     out = {}
     for k in multiples:

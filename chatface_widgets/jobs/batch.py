@@ -133,7 +133,7 @@ def read_face(engine, source, settings, force_builtin: bool = False):
     from chatface_widgets.engine.engine import NotModelWorldError
 
     try:
-        return engine.read_face(source, face_index=settings.face, force_builtin=force_builtin)
+        return engine.read_face(source, face_index=settings.face, force_builtin=force_builtin, strict=True)
     except NotModelWorldError as exc:
         raise SkipPhoto(str(exc).replace("force_builtin=True (--force-builtin)", "--force-builtin")) from None
 
