@@ -128,7 +128,7 @@ def test_judges_give_s_dir_and_judge_identity(engine, oracle):
 def test_sheet_plots_and_summary(result, tmp_path):
     out, rows = result
     sheet = make_sheet(rows, scale=3)
-    cols = ["original", "reconstruction", *ATTRS]
+    cols = ["original", "reconstruction", *[c for a in ATTRS for c in (a, f"{a} true")]]
     assert list(rows[0]) == cols
     assert sheet.width >= len(cols) * 32 * 3 and sheet.height >= 2 * 32 * 3
     paths = save_plots(out, tmp_path)

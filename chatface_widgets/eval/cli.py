@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-judges", action="store_true", help="skip CLIP / identity judges (oracle identity only)")
     p.add_argument("--no-recon", action="store_true", help="skip the reconstruction and class-mean reports")
     p.add_argument("--class-mean-per-class", type=int, default=200, help="training faces per class for the glasses test")
+    p.add_argument("--no-truth", action="store_true", help="skip the true-picture report (eval/truth.py)")
+    p.add_argument("--truth-faces", type=int, default=None, help="faces of the true-picture report (default: --faces)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
     p.add_argument("--sheet", type=Path, default=None, help="write the contact sheet PNG here")
     p.add_argument("--sheet-faces", type=int, default=8, help="rows of the sheet")
@@ -94,6 +96,11 @@ def main(argv=None) -> int:
     result = evaluate(engine, faces=args.faces, seed=args.seed, steps=args.steps, judges=judges, oracle=oracle,
                       attributes=attributes, progress=not args.quiet, images=rows, recon=not args.no_recon,
                       class_mean=not args.no_recon, class_mean_per_class=args.class_mean_per_class)
+    if not args.no_truth:
+        from chatface_widgets.eval.truth import truth_report
+
+        result["truth"] = truth_report(engine, args.truth_faces or args.faces, args.seed, args.steps, oracle=oracle,
+                                       attributes=attributes)
     result["meta"]["command"] = "chatface eval " + " ".join(sys.argv[1:] if argv is None else argv)
     result["meta"]["oracle"] = str(oracle_folder)
     if args.json:
@@ -104,6 +111,11 @@ def main(argv=None) -> int:
     if args.plots:
         save_plots(result, args.plots)
     print(summary(result))
+    if "truth" in result:
+        from chatface_widgets.eval.truth import summary as truth_summary
+
+        print("\nagainst the true picture (the renderer's face with the attribute at 1), local edits off and auto:")
+        print(truth_summary(result["truth"]))
     return 0
 
 

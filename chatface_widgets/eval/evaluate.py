@@ -357,8 +357,10 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
             for name in combo:
                 col.add(("multi", "+".join(combo), name), at(j)[keys[name]])
         if images is not None:
-            images.append({"original": op.truth.image, "reconstruction": sms_images[0],
-                           **{name: sms_images[1 + k] for k, name in enumerate(names)}})
+            row = {"original": op.truth.image, "reconstruction": sms_images[0]}
+            for k, (name, key) in enumerate(pairs):  # each edit, then the renderer's true picture of it
+                row[name], row[f"{name} true"] = sms_images[1 + k], op.drawn_with(key).image
+            images.append(row)
     reach = attainable(oracle, opened, list(keys.values()))
     per_attribute = _summaries(col, "sms", pairs, reach)
     plain_per_attribute = _summaries(col, "plain", pairs, reach)

@@ -23,11 +23,11 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
 
 
 def make_sheet(rows: Sequence[Mapping[str, Image.Image]], scale: int = 3, columns: Sequence[str] | None = None) -> Image.Image:
-    """Grid image: one row per face dict (column name → PIL), cells upscaled ``scale``× nearest, labelled."""
+    """Grid image: one row per face dict (column name → PIL; a row may lack some), cells upscaled ``scale``× nearest, labelled."""
     if not rows:
         raise ValueError("make_sheet needs at least one row")
-    columns = list(columns or rows[0].keys())
-    w, h = rows[0][columns[0]].size
+    columns = list(columns or dict.fromkeys(k for row in rows for k in row))  # every row's columns, first seen first
+    w, h = next(iter(rows[0].values())).size
     cw, ch = w * scale, h * scale
     sheet = Image.new("RGB", (len(columns) * (cw + GAP) + GAP, LABEL_HEIGHT + len(rows) * (ch + GAP) + GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
@@ -42,9 +42,10 @@ def make_sheet(rows: Sequence[Mapping[str, Image.Image]], scale: int = 3, column
     return sheet
 
 
-def save_sheet(rows: Sequence[Mapping[str, Image.Image]], path, scale: int = 3) -> Path:
+def save_sheet(rows: Sequence[Mapping[str, Image.Image]], path, scale: int = 3,
+               columns: Sequence[str] | None = None) -> Path:
     """Write :func:`make_sheet` to a PNG file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    make_sheet(rows, scale).save(path)
+    make_sheet(rows, scale, columns).save(path)
     return path

@@ -1,0 +1,98 @@
+"""The true-picture measure (eval/truth.py): its pieces on synthetic images, and the report's shape on two faces."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from chatface_widgets.eval.truth import (COLUMNS, MODES, chroma, gaussian_blur, quarter_share, region_psnr, sheet_columns,
+                                         speckle, summary, truth_report)
+from chatface_widgets.eval.sheet import make_sheet
+from chatface_widgets.toy.oracle import Oracle, OracleConfig
+
+
+def test_blur_keeps_flat_images_and_mass():
+    flat = np.full((12, 12, 3), 0.4)
+    assert np.allclose(gaussian_blur(flat, 1.0), flat)
+    dot = np.zeros((15, 15))
+    dot[7, 7] = 1.0
+    out = gaussian_blur(dot, 1.0)
+    assert out.sum() == pytest.approx(1.0, abs=1e-9)
+    assert out[7, 7] < 0.2 and out[7, 8] == pytest.approx(out[8, 7])
+    assert np.array_equal(gaussian_blur(dot, 0.0), dot)
+
+
+def test_chroma_is_zero_on_grey():
+    grey = np.random.default_rng(0).random((6, 6, 1)).repeat(3, -1)
+    assert np.allclose(chroma(grey), 0.0)
+
+
+def test_speckle_sees_colour_noise_not_luma_noise():
+    rng = np.random.default_rng(1)
+    mask = np.ones((16, 16), bool)
+    smooth = np.full((16, 16, 3), (0.2, 0.2, 0.25))
+    luma_noise = smooth + rng.normal(0, 0.1, (16, 16, 1)).repeat(3, -1)
+    colour_noise = smooth + rng.normal(0, 0.1, (16, 16, 3))
+    assert speckle(smooth, mask) == pytest.approx(0.0, abs=1e-12)
+    assert speckle(luma_noise, mask) == pytest.approx(0.0, abs=1e-12)
+    assert speckle(colour_noise, mask) > 0.05
+    assert math.isnan(speckle(smooth, np.zeros((16, 16), bool)))
+
+
+def test_region_psnr_blur_forgives_phase_only():
+    x = np.zeros((16, 16, 3))
+    x[:, ::2] = 1.0  # stripes
+    shifted = np.roll(x, 1, axis=1)  # the same stripes, out of phase
+    mask = np.ones((16, 16), bool)
+    assert region_psnr(shifted, x, mask) == pytest.approx(0.0, abs=1e-9)
+    assert region_psnr(shifted, x, mask, sigma=1.0) > 20.0
+    assert region_psnr(x, x, mask) == 100.0  # capped
+
+
+def test_quarter_share():
+    assert quarter_share([0.1, 0.1], [0.3, 0.3], [0.9, 0.9]) == pytest.approx(0.25)
+    assert quarter_share([0.9], [0.9], [0.1]) == pytest.approx(0.0)
+    assert math.isnan(quarter_share([], [], []))
+    assert math.isnan(quarter_share([0.5], [0.6], [0.5]))
+
+
+@pytest.fixture(scope="module")
+def report():
+    from chatface_widgets.testing.tiny import tiny_engine
+
+    torch.manual_seed(0)
+    oracle = Oracle(OracleConfig(image_size=48, stem=4, widths=(8, 8, 8), hidden=16, squeeze=4)).eval()
+    rows = []
+    out = truth_report(tiny_engine(), faces=2, seed=0, oracle=oracle, attributes=["smile", "eyeglasses"], images=rows)
+    return out, rows
+
+
+def test_report_shape(report):
+    out, rows = report
+    json.dumps(out, allow_nan=False)
+    assert set(out) >= set(MODES) | {"reconstruction", "meta"}
+    for mode in MODES:
+        assert list(out[mode]) == ["smile", "eyeglasses"]
+        for m in out[mode].values():
+            assert set(m) >= set(COLUMNS)
+            assert m["psnr"] is None or m["psnr_blur"] is None or m["psnr_blur"] >= m["psnr"] - 3.0
+    assert len(rows) == 2 and all("original" in r and "reconstruction" in r for r in rows)
+    assert "| smile | off |" in summary(out)
+    cols = sheet_columns(out)
+    assert cols[:2] == ["original", "reconstruction"] and "eyeglasses true" in cols
+    assert make_sheet(rows, scale=1, columns=cols).width > 0
+
+
+def test_chatface_eval_has_the_truth_section(tmp_path, capsys):
+    from chatface_widgets.eval.cli import main
+
+    out = tmp_path / "eval.json"
+    sheet = tmp_path / "sheet.png"
+    assert main(["--model", "tiny", "--faces", "1", "--no-recon", "--no-judges", "--attributes", "smile", "--quiet",
+                 "--threads", "1", "--json", str(out), "--sheet", str(sheet)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["truth"]) >= {"off", "auto", "reconstruction", "meta"}
+    assert "against the true picture" in capsys.readouterr().out
+    assert sheet.is_file()
