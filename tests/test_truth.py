@@ -96,3 +96,24 @@ def test_chatface_eval_has_the_truth_section(tmp_path, capsys):
     assert set(result["truth"]) >= {"off", "auto", "reconstruction", "meta"}
     assert "against the true picture" in capsys.readouterr().out
     assert sheet.is_file()
+
+
+@pytest.mark.needs("open_clip", "pytorch_optimizer")
+def test_trainer_truth_option_adds_its_term_and_records_it(tmp_path):
+    from chatface_widgets.testing.tiny import tiny_engine
+    from chatface_widgets.train.judges import tiny_random_judges
+    from chatface_widgets.train.mapper_trainer import encode_pool, toy_training_images, toy_truth_images, train_mapper
+
+    engine = tiny_engine()
+    judges = tiny_random_judges(image_size=engine.image_size)
+    faces = toy_training_images(2, engine.image_size, seed=0)
+    truth = toy_truth_images(2, engine.image_size, "eyeglasses", seed=0)
+    assert truth.shape == faces.shape and not torch.equal(truth, faces)  # the same faces, now with glasses
+    pool = encode_pool(engine, faces, judges).with_truth(truth)
+    out = train_mapper(engine, "eyeglasses", "a face with eyeglasses", "a face", 2, judges, tmp_path, batch=2,
+                       pool=pool, progress=False, truth_weight=5.0)
+    assert all("truth" in h and h["truth"] > 0 for h in out["history"])
+    assert out["card"]["training"]["truth_weight"] == 5.0
+    plain = train_mapper(engine, "smile", "a face with a smile", "a face", 1, judges, tmp_path, batch=2,
+                         pool=pool.with_truth(None), progress=False)
+    assert "truth" not in plain["history"][0] and plain["card"]["training"]["truth_weight"] == 0.0

@@ -60,12 +60,21 @@ class FacePool:
     x_rec: torch.Tensor  # (N, 3, H, W) D(z0): the T-step reconstruction
     clip_rec: torch.Tensor  # (N, E) E_I(D(z0))
     id_rec: torch.Tensor  # (N, F) ID(D(z0))
+    x_true: Optional[torch.Tensor] = None  # (N, 3, H, W) the toy renderer's face with the attribute (truth option)
 
     def __len__(self) -> int:
         return self.x0.shape[0]
 
     def batch(self, idx: torch.Tensor) -> "FacePool":
-        return FacePool(*(t[idx] for t in (self.x0, self.z, self.x_T, self.x_rec, self.clip_rec, self.id_rec)))
+        return FacePool(*(None if t is None else t[idx] for t in (self.x0, self.z, self.x_T, self.x_rec, self.clip_rec,
+                                                                  self.id_rec, self.x_true)))
+
+    def with_truth(self, x_true: Optional[torch.Tensor]) -> "FacePool":
+        """The same pool with other true pictures (one attribute's), aligned row for row."""
+        if x_true is not None and x_true.shape != self.x0.shape:
+            raise ValueError(f"true pictures {tuple(x_true.shape)} do not match the pool {tuple(self.x0.shape)}")
+        return FacePool(self.x0, self.z, self.x_T, self.x_rec, self.clip_rec, self.id_rec,
+                        None if x_true is None else x_true.to(self.x0.device))
 
 
 @torch.no_grad()
@@ -93,6 +102,22 @@ def toy_training_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
     assert start + n < HELDOUT_SEED_START
     images, _ = render_batch(range(start, start + n), size)
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def toy_truth_images(n: int, size: int, attribute: str, seed: int = 0) -> torch.Tensor:
+    """The true pictures of :func:`toy_training_images`' faces: each rendered again with ``attribute`` = 1, in [-1, 1]."""
+    from chatface_widgets.toy import render_face, sample_params
+
+    start = TRAIN_SEED_BASE + 1_000_000 * seed
+    pictures = [render_face(sample_params(s).with_attributes({attribute: 1.0}), size).image for s in range(start, start + n)]
+    from chatface_widgets.photos.photo import to_tensor
+
+    return torch.cat([to_tensor(im) for im in pictures])
+
+
+def truth_loss(x_edit: torch.Tensor, x_true: torch.Tensor) -> torch.Tensor:
+    """L_truth = mean |D(z_edit) − x_true|₁: distance to the toy world's true picture (an option, not ChatFace's)."""
+    return (x_edit - x_true.to(x_edit.dtype)).abs().mean()
 
 
 def folder_images(folder, size: int, limit: Optional[int] = None) -> torch.Tensor:
@@ -237,7 +262,7 @@ def cosine_lr(lr: float, lr_final: Optional[float], iteration: int, iters: int) 
 def _summary(history: list[dict], last: int = 20) -> dict:
     """Mean of each loss over the last ``last`` iterations."""
     tail = history[-last:]
-    keys = [k for k in ("total", "pre", "id", "dir", "global") if tail and k in tail[0]]
+    keys = [k for k in ("total", "pre", "id", "dir", "global", "truth") if tail and k in tail[0]]
     return {k: round(sum(h[k] for h in tail) / len(tail), 5) for k in keys}
 
 
@@ -263,7 +288,7 @@ def make_card(engine, attribute, synonyms, targets, sources, history, iterations
                      "pool_size": len(pool), "seed": recipe["seed"],
                      "decode": {"steps": recipe["steps"], "sms": True, "strength": recipe["train_strength"],
                                 "checkpointed": grad_checkpoint},
-                     "context": recipe.get("context"),
+                     "context": recipe.get("context"), "truth_weight": recipe.get("truth_weight", 0.0),
                      "seconds_per_iteration": round(sum(times) / len(times), 4) if times else None,
                      "device": str(device)},
     }
@@ -276,7 +301,7 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
                  grad_clip: float = 1.0, checkpoint_dir=None, checkpoint_every: int = 50, amp: bool = False,
                  grad_checkpoint: bool = True, context: Optional[EditContext] = None,
                  beta2: float = RANGER_BETAS[1], lr_final: Optional[float] = None,
-                 train_strength: float = 1.0) -> dict:
+                 train_strength: float = 1.0, truth_weight: float = 0.0) -> dict:
     """Train (or resume) the mapper for one attribute; write it into ``out_dir``; return history and card.
 
     ``judges`` is ``(ClipJudge, IdentityJudge)``. Faces: ``pool`` if given, else ``images``
@@ -287,6 +312,9 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
     ``context`` (an :class:`EditContext`) trains the mapper amid other attributes' edits.
     ``train_strength`` s: the losses judge ``z + s·M(z)``, so the mapper learns to reach the edit at
     strength s and strength 1 goes 1/s times as far.
+    ``truth_weight`` λ_t > 0 (built-in world only, an OPTION beside ChatFace's recipe) adds
+    λ_t·|D(z + s·M(z)) − x_true|₁, x_true the renderer's own picture of the face with the attribute at 1
+    (``pool.x_true``, else rendered from the toy training seeds); use it with ``train_strength`` 1.
     """
     if not 0.0 < train_strength <= 4.0:
         raise ValueError(f"train_strength must be in (0, 4], got {train_strength}")
@@ -302,6 +330,8 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
               "betas": [RANGER_BETAS[0], beta2], "lr_final": lr_final, "train_strength": float(train_strength)}
     if context is not None:
         recipe["context"] = context.describe()
+    if truth_weight:
+        recipe["truth_weight"] = float(truth_weight)
 
     if pool is None:
         if images is None:
@@ -309,6 +339,10 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
                 raise ValueError("real-photo models need training faces: pass images= (a folder of aligned faces)")
             images = toy_training_images(pool_size, engine.image_size, seed)
         pool = encode_pool(engine, images, (clip, ident), steps, progress=progress)
+    if truth_weight and pool.x_true is None:
+        if images is not None or engine.info.align:
+            raise ValueError("truth_weight needs true pictures: the built-in world's pool, or pool.x_true")
+        pool = pool.with_truth(toy_truth_images(len(pool), engine.image_size, attribute, seed))
     text_dir = text_direction(clip, targets, sources).to(device)
     text_target = unit(clip.encode_text(targets).mean(dim=0)).to(device)
     text_source = unit(clip.encode_text(sources).mean(dim=0)).to(device)
@@ -354,6 +388,10 @@ def train_mapper(engine, attribute: str, target, source, iters: int, judges, out
         x_edit = x_edit.float()
         loss, parts = mapper_loss(x_ref, x_edit, delta, id_ref, ident.embed(x_edit), clip_ref,
                                   clip.encode_image(x_edit), text_dir, weights, text_target, text_source)
+        if truth_weight:
+            truth = truth_loss(x_edit, b.x_true)
+            loss = loss + truth_weight * truth
+            parts = {**parts, "total": loss.item(), "truth": truth.item()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float("inf"))
@@ -412,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-strength", type=float, default=_UNSET,
                    help="edit strength s at which the losses judge z + s·M(z) (default: the model's recipe, "
                         "else 1 = ChatFace's recipe)")
+    p.add_argument("--truth-weight", type=float, default=0.0,
+                   help="OPTION, built-in world only: weight of an L1 term to the renderer's true picture of each training "
+                        "face with the attribute (0 = ChatFace's recipe; use with --train-strength 1)")
     p.add_argument("--context", help="folder of other attributes' mappers to train amid (combined edits, Eq. 12)")
     p.add_argument("--context-prob", type=float, default=0.5, help="fraction of rows that get other attributes' edits")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
@@ -488,7 +529,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           progress=not args.quiet, images=images, pool_size=args.pool_size, lr_mul=recipe["lr_mul"],
                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, amp=args.amp,
                           grad_checkpoint=not args.no_grad_checkpoint, context=context, lr_final=recipe["lr_final"],
-                          train_strength=recipe["train_strength"],
+                          train_strength=recipe["train_strength"], truth_weight=args.truth_weight,
                           weights=LossWeights(glob=recipe["lambda_global"], glob_margin=recipe["global_margin"]))
     print(json.dumps({"path": result["path"], "iterations": result["card"]["iterations"],
                       "losses": result["card"]["losses"]["final_mean_last_20"]}))

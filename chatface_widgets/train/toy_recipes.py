@@ -70,14 +70,15 @@ def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=
                           model: str = "toy", global_margin: Optional[float] = None, context=None,
                           context_prob: float = 0.5, beta2: float = RANGER_BETAS[1],
                           lr_final: Optional[float] = None, lr_mul: Optional[float] = None,
-                          train_strength: Optional[float] = None) -> list[dict]:
+                          train_strength: Optional[float] = None, truth_weight: float = 0.0) -> list[dict]:
     """Train every mapper in a model's recipes one after another (resumable).
 
     Mappers go to ``out_dir``, by default the user folder of the model (``catalogue.user_folder``);
     the project's own retraining passes ``out_dir=weights/toy/mappers``.
 
     ``iters``, ``lambda_global`` and ``train_strength`` apply to every attribute when given; else each
-    recipe's own.
+    recipe's own. ``truth_weight`` > 0: the trainer's true-picture OPTION (``train_mapper``), each attribute's
+    true pictures rendered for the shared pool.
 
     Gradient checkpointing is off by default here: the 48 px toy decoder's eight steps of
     activations fit in about 2 GB at batch 8, and recomputing them costs a third more time.
@@ -86,7 +87,8 @@ def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=
     from chatface_widgets.engine.engine import Engine
     from chatface_widgets.train.judges import load_toy_judges
     from chatface_widgets.train.losses import LossWeights
-    from chatface_widgets.train.mapper_trainer import encode_pool, load_context, toy_training_images, train_mapper
+    from chatface_widgets.train.mapper_trainer import (encode_pool, load_context, toy_training_images, toy_truth_images,
+                                                       train_mapper)
 
     engine = Engine.load(model, device=device, align=False)
     book = RecipeBook.for_engine(engine)
@@ -101,8 +103,9 @@ def train_all_toy_mappers(iters: Optional[int] = None, out_dir=None, judges_dir=
         ctx = everyone.without(r.attribute) if everyone is not None else None
         own = book.settings(r.attribute, iters=iters, lambda_global=lambda_global, train_strength=train_strength,
                             lr_mul=lr_mul, lr_final=lr_final, global_margin=global_margin)
+        truth = toy_truth_images(pool_size, engine.image_size, r.attribute, seed) if truth_weight else None
         res = train_mapper(engine, r.attribute, r.target, r.source, own["iters"], judges, out_dir, r.synonyms, batch=batch,
-                           seed=seed, progress=progress, pool=pool, checkpoint_dir=checkpoint_dir, lr_mul=own["lr_mul"],
+                           seed=seed, progress=progress, pool=pool.with_truth(truth), truth_weight=truth_weight, checkpoint_dir=checkpoint_dir, lr_mul=own["lr_mul"],
                            grad_checkpoint=grad_checkpoint, context=ctx, beta2=beta2, lr_final=own["lr_final"],
                            train_strength=own["train_strength"],
                            weights=LossWeights(glob=own["lambda_global"], glob_margin=own["global_margin"]))
@@ -131,6 +134,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="cosine-decay the lr to this by the last iteration (default: the recipes' own)")
     p.add_argument("--train-strength", type=float,
                    help="edit strength at which the losses judge the mapper's step (default: each recipe's own)")
+    p.add_argument("--truth-weight", type=float, default=0.0,
+                   help="OPTION: weight of the L1 term to the toy renderer's true picture (0 = ChatFace's recipe)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int)
     p.add_argument("--device")
@@ -143,7 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                     lambda_global=args.lambda_global, model=args.model,
                                     checkpoint_dir=args.checkpoint_dir, global_margin=args.global_margin,
                                     context=args.context, context_prob=args.context_prob, beta2=args.beta2,
-                                    lr_final=args.lr_final, train_strength=args.train_strength)
+                                    lr_final=args.lr_final, train_strength=args.train_strength,
+                                    truth_weight=args.truth_weight)
     print(json.dumps(results, indent=1))
     return 0
 
