@@ -117,3 +117,38 @@ def test_trainer_truth_option_adds_its_term_and_records_it(tmp_path):
     plain = train_mapper(engine, "smile", "a face with a smile", "a face", 1, judges, tmp_path, batch=2,
                          pool=pool.with_truth(None), progress=False)
     assert "truth" not in plain["history"][0] and plain["card"]["training"]["truth_weight"] == 0.0
+
+
+def test_fit_mapper_learns_a_code_step():
+    from chatface_widgets.train.truth_latents import fit_mapper
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(400, 8, generator=gen)
+    target = z @ torch.randn(8, 8, generator=gen) * 0.3
+    mapper, record = fit_mapper(z, target, iters=300, batch=64, lr=3e-3)
+    assert record["heldout_mse"] < 0.5 * record["heldout_target_energy"]
+    assert mapper(z[:2]).shape == (2, 8)
+
+
+def test_a_card_without_sms_conditions_every_step_on_its_edit(tmp_path):
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.models.mapper import MLPMapper, save_mapper
+
+    torch.manual_seed(0)
+    mapper = MLPMapper(128, name="smile")
+    with torch.no_grad():
+        for w in mapper.parameters():
+            w.normal_(0.0, 0.15)  # a step that shows (a fresh mapper's is about zero)
+    for folder, sms in (("steady", False), ("plain", None)):
+        card = {"attribute": "smile", "synonyms": []} | ({"sms": sms} if sms is not None else {})
+        save_mapper(mapper, tmp_path / folder / "smile.safetensors", card)
+    results = {}
+    for folder in ("steady", "plain"):
+        face = Engine.load("toy", mappers=tmp_path / folder, threads=1).open("sample", align=False)
+        results[folder] = [np.asarray(face.render({"smile": 1.0}, steps=4, sms=sms, local="off"), np.int16)
+                           for sms in (True, False)]
+    steady_sms, steady_plain = results["steady"]
+    plain_sms, plain_plain = results["plain"]
+    assert np.array_equal(steady_sms, steady_plain)  # "sms": false: the same as z_edit at every step
+    assert np.array_equal(steady_plain, plain_plain)
+    assert not np.array_equal(plain_sms, plain_plain)  # other cards keep SMS

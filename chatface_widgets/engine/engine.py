@@ -412,6 +412,13 @@ class Face:
             return self.z
         return self.engine.registry.compose_validated(self.z, clean)
 
+    def _base(self, clean: Mapping[str, float]) -> torch.Tensor:
+        """Where SMS returns to at the last step: z plus the edits whose mapper card says ``"sms": false``
+        (those condition every step; the rest follow SMS from there, Eq. 13). z itself when there are none."""
+        steady = {k: v for k, v in self.engine.z_strengths(clean).items()
+                  if self.engine.registry.get(k).card.get("sms") is False}
+        return self.engine.registry.compose_validated(self.z, steady) if steady else self.z
+
     # --- local edits -------------------------------------------------------------------------
 
     def _attribute_scores(self, keys: Sequence[tuple], steps: int) -> list[torch.Tensor]:

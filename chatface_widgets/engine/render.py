@@ -43,7 +43,7 @@ def render_rows(faces: Sequence, cleans: Sequence[Mapping[str, float]], settings
     stopped: list = []
     if not any(local_rows) and not (fixed_shape and settings.local != "off"):
         x_T = _stack([face.trajectory(steps).x_T for face in faces])
-        z = _stack([face.z for face in faces])
+        z = _stack([face._base(clean) for face, clean in zip(faces, cleans)])
         codes = z if all(unedited) and n == 1 else _codes(z, torch.cat(codes_list), sms)
         x = engine.decode(x_T, codes, steps, callback=_noting_stop(callback, n, stopped))
         return x if stopped else _paint(engine, faces, x, cleans, local_rows)
@@ -65,7 +65,7 @@ def render_rows(faces: Sequence, cleans: Sequence[Mapping[str, float]], settings
     z_all = torch.cat(codes_list + [face.z for face, _, _ in missing.values()])
     mask_all = torch.cat(masks + [mask for _, _, mask in missing.values()])
     trajectory = _stack_trajectories([face.trajectory(steps) for face in row_faces])
-    z = _stack([face.z for face in row_faces])
+    z = _stack([face._base(clean) for face, clean in zip(faces, cleans)] + [face.z for face, _, _ in missing.values()])
     x = engine.decode(trajectory.x_T.expand(len(row_faces), -1, -1, -1), _codes(z, z_all, sms), steps,
                       callback=_noting_stop(callback, n, stopped), keep=local_edits.KeepOutside(trajectory, mask_all))
     if stopped:  # an early stop: the latest prediction, never cached

@@ -112,7 +112,7 @@ def _face_edits(op, pairs) -> tuple[list[dict], list[tuple]]:
 
 def truth_report(engine, faces: int = 30, seed: int = TRUTH_SEED, steps: Optional[int] = None, oracle=None,
                  attributes: Optional[Sequence[str]] = None, modes: Sequence[str] = MODES,
-                 images: Optional[list] = None, opened=None) -> dict:
+                 images: Optional[list] = None, opened=None, sms: bool = True) -> dict:
     """Per attribute and local mode: distance to the true picture, speckle, removal and ±0.25 (module doc); JSON-ready."""
     from chatface_widgets.toy.oracle import load_oracle
 
@@ -132,7 +132,7 @@ def truth_report(engine, faces: int = 30, seed: int = TRUTH_SEED, steps: Optiona
         edits, tags = _face_edits(op, pairs)
         row = {"original": op.truth.image}
         for mode in modes:
-            out = op.face.render_many(edits, steps, sms=True, local=mode)
+            out = op.face.render_many(edits, steps, sms=sms, local=mode)
             read = oracle.predict(out)
             zero = _as_array(out[0])
             if mode == "off":
@@ -169,7 +169,7 @@ def truth_report(engine, faces: int = 30, seed: int = TRUTH_SEED, steps: Optiona
     result = {mode: {name: _summary(vals, mode, name) for name, _ in pairs} for mode in modes}
     result["reconstruction"] = {name: {m: M.nanmean(vals.get(("recon", name, m), [])) for m in ("psnr_blur", "psnr")}
                                 for name, _ in pairs}
-    result["meta"] = {"model": engine.info.name, "faces": len(opened), "seed": seed, "steps": steps, "sms": True,
+    result["meta"] = {"model": engine.info.name, "faces": len(opened), "seed": seed, "steps": steps, "sms": sms,
                       "modes": list(modes), "blur_sigma": BLUR_SIGMA, "goals": GOALS, "seconds": time.time() - started}
     return jsonable(result)
 
@@ -222,6 +222,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=TRUTH_SEED, help="first face is HELDOUT_SEED_START + seed")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--mappers", type=Path, default=None, help="a folder of mappers to use instead of the model's")
+    p.add_argument("--attributes", default=None, help="comma-separated attributes (default: all the oracle reads)")
+    p.add_argument("--no-sms", action="store_true", help="z_edit at every step instead of SMS (an ablation)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--sheet", type=Path, default=None)
     p.add_argument("--sheet-faces", type=int, default=8)
@@ -232,7 +234,9 @@ def main(argv=None) -> int:
 
     engine = Engine.load(args.model, threads=args.threads, mappers=args.mappers)
     rows = [] if args.sheet else None
-    result = truth_report(engine, args.faces, args.seed, args.steps, images=rows)
+    attributes = [a.strip() for a in args.attributes.split(",")] if args.attributes else None
+    result = truth_report(engine, args.faces, args.seed, args.steps, images=rows, attributes=attributes,
+                          sms=not args.no_sms)
     result["meta"]["command"] = "python -m chatface_widgets.eval.truth " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -453,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth-weight", type=float, default=0.0,
                    help="OPTION, built-in world only: weight of an L1 term to the renderer's true picture of each training "
                         "face with the attribute (0 = ChatFace's recipe; use with --train-strength 1)")
+    p.add_argument("--truth-latent", action="store_true",
+                   help="OPTION, built-in world only: fit M(z) to Enc(true picture) - z and mark the card \"sms\": false "
+                        "(chatface_widgets.train.truth_latents); no CLIP, no decoding")
     p.add_argument("--context", help="folder of other attributes' mappers to train amid (combined edits, Eq. 12)")
     p.add_argument("--context-prob", type=float, default=0.5, help="fraction of rows that get other attributes' edits")
     p.add_argument("--checkpoint-dir", help="where checkpoints go (default: <out>/.checkpoints)")
@@ -518,6 +521,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from chatface_widgets.engine.engine import Engine
 
     engine = Engine.load(args.model, device=args.device)
+    if args.truth_latent:
+        import sys
+
+        from chatface_widgets.train.truth_latents import train_truth_latent
+
+        out = Path(args.out) if args.out else default_output(engine)
+        res = train_truth_latent(engine, normalize_name(args.attribute), out, args.synonyms, args.target, args.source,
+                                 seed=args.seed, command="chatface train-mapper " + " ".join(sys.argv[1:] if argv is None else argv))
+        print(json.dumps({"path": res["path"], "training": res["card"]["training"]}))
+        return 0
     recipe = recipe_defaults(engine, args)
     judges = load_judges_for(engine, args)
     images = folder_images(args.images, engine.image_size, args.pool_size) if args.images else None

@@ -1,0 +1,126 @@
+"""OPTION, built-in world only: a mapper regressed onto the true picture's code, decoded without SMS.
+
+    chatface train-mapper --model toy --attribute "gray hair" --target "a face with gray hair" --truth-latent
+    python -m chatface_widgets.train.truth_latents --out weights/toy/mappers --only "gray hair" "pale skin"
+
+This is not ChatFace's recipe (preservation + identity + CLIP direction through the SMS decoder,
+:func:`~.mapper_trainer.train_mapper`); it needs the toy renderer's true pictures, so it exists
+only for the built-in world. For training faces x0 (seeds below HELDOUT_SEED_START) and their true
+pictures x1 (the same face rendered with the attribute at 1), it fits the mapper
+M(z) ≈ Enc(x1) − Enc(x0) by mean squared error (no decoding, about 30 s per attribute on one core).
+
+Decoded with SMS (ChatFace Eq. 13) that step barely shows: the photo's inverted x_T holds the old
+colours and the late steps see z again. So the card says ``"sms": false``: the engine conditions
+every step on z + s·M(z) for this attribute (``Face._base``) and keeps SMS for the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from chatface_widgets.models.mapper import MLPMapper, save_mapper
+
+POOL_SEED_BASE = 705_000_000  # training faces: seeds [base + 10^6·seed, …), below HELDOUT_SEED_START
+HOLDOUT_SHARE = 0.1  # the last tenth of the pool scores the fit (validation MSE on the card)
+
+
+@torch.no_grad()
+def code_pairs(engine, attribute: str, n: int, seed: int = 0, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, Enc(true picture) − z) for n training faces of the toy world."""
+    from chatface_widgets.photos.photo import to_tensor
+    from chatface_widgets.toy import HELDOUT_SEED_START, render_face, sample_params
+
+    start = POOL_SEED_BASE + 1_000_000 * seed
+    assert start + n < HELDOUT_SEED_START
+    params = [sample_params(s) for s in range(start, start + n)]
+    size = engine.image_size
+
+    def encode(images):
+        x = torch.cat([to_tensor(im) for im in images]).to(engine.device)
+        return torch.cat([engine.encode(x[i:i + chunk], fast=False) for i in range(0, n, chunk)])
+
+    z = encode([render_face(p, size).image for p in params])
+    z_true = encode([render_face(p.with_attributes({attribute: 1.0}), size).image for p in params])
+    return z, z_true - z
+
+
+def fit_mapper(z: torch.Tensor, target: torch.Tensor, iters: int = 3000, lr: float = 1e-3, batch: int = 128,
+               seed: int = 0, name: str = "") -> tuple[MLPMapper, dict]:
+    """Adam on mean |M(z) − target|² over the first 90 % of rows; the record holds train and held-out MSE."""
+    torch.manual_seed(seed)
+    mapper = MLPMapper(z.shape[1], name=name).to(z.device)
+    opt = torch.optim.Adam(mapper.parameters(), lr=lr)
+    n_fit = max(1, int(len(z) * (1 - HOLDOUT_SHARE)))
+    gen = torch.Generator().manual_seed(seed)
+    loss = torch.zeros(())
+    for _ in range(iters):
+        idx = torch.randint(n_fit, (batch,), generator=gen).to(z.device)
+        loss = ((mapper(z[idx]) - target[idx]) ** 2).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        held = ((mapper(z[n_fit:]) - target[n_fit:]) ** 2).sum(-1).mean().item() if n_fit < len(z) else float("nan")
+        energy = (target[n_fit:] ** 2).sum(-1).mean().item() if n_fit < len(z) else float("nan")
+    return mapper.eval(), {"train_mse": round(loss.item(), 5), "heldout_mse": round(held, 5),
+                           "heldout_target_energy": round(energy, 5), "faces": len(z), "fit_faces": n_fit}
+
+
+def train_truth_latent(engine, attribute: str, out_dir, synonyms: Sequence[str] = (), targets=(), sources=(),
+                       faces: int = 2000, iters: int = 3000, seed: int = 0, command: str = "") -> dict:
+    """Fit and write one truth-latent mapper (card ``"sms": false``, ``"recipe": "truth-latent"``); its card."""
+    started = time.time()
+    z, target = code_pairs(engine, attribute, faces, seed)
+    mapper, record = fit_mapper(z, target, iters, seed=seed, name=attribute)
+    card = {"attribute": attribute, "synonyms": list(synonyms),
+            "prompts": {"target": list(targets), "source": list(sources)},
+            "sms": False, "recipe": "truth-latent",
+            "model": {"name": engine.info.name, "file": Path(str(engine.info.path)).name, "z_channels": z.shape[1],
+                      "image_size": engine.image_size},
+            "training": {"option": "truth-latent (built-in world only; not ChatFace's recipe)",
+                         "loss": "mean |M(z) - (Enc(true picture) - z)|^2", "optimizer": "Adam", "lr": 1e-3,
+                         "batch": 128, "iterations": iters, "seed": seed, "pool_seeds": f"{POOL_SEED_BASE}+",
+                         **record, "seconds": round(time.time() - started, 1), "command": command}}
+    from chatface_widgets.train.mapper_trainer import mapper_file_name
+
+    path = save_mapper(mapper.cpu(), Path(out_dir) / f"{mapper_file_name(attribute)}.safetensors", card)
+    return {"path": str(path), "card": card}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Fit truth-latent mappers for a model's recipes (default: every attribute that moves z)."""
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m chatface_widgets.train.truth_latents", description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="mapper folder")
+    p.add_argument("--only", nargs="*", help="attributes (default: every recipe whose edit moves z)")
+    p.add_argument("--faces", type=int, default=2000)
+    p.add_argument("--iters", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.train.recipes import RecipeBook
+
+    engine = Engine.load("toy", align=False)
+    command = "python -m chatface_widgets.train.truth_latents " + " ".join(sys.argv[1:] if argv is None else argv)
+    for r in RecipeBook.for_engine(engine).select(args.only):
+        if not engine.moves_z(r.attribute):
+            continue
+        res = train_truth_latent(engine, r.attribute, args.out, r.synonyms, [r.target], [r.source], args.faces,
+                                 args.iters, args.seed, command)
+        print(json.dumps({"path": res["path"], **{k: res["card"]["training"][k] for k in ("train_mse", "heldout_mse",
+                                                                                           "heldout_target_energy")}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
