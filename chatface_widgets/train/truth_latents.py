@@ -73,10 +73,16 @@ def fit_mapper(z: torch.Tensor, target: torch.Tensor, iters: int = 3000, lr: flo
 
 
 def train_truth_latent(engine, attribute: str, out_dir, synonyms: Sequence[str] = (), targets=(), sources=(),
-                       faces: int = 2000, iters: int = 3000, seed: int = 0, command: str = "") -> dict:
-    """Fit and write one truth-latent mapper (card ``"sms": false``, ``"recipe": "truth-latent"``); its card."""
+                       faces: int = 2000, iters: int = 3000, seed: int = 0, command: str = "",
+                       scale: float = 1.0) -> dict:
+    """Fit and write one truth-latent mapper (card ``"sms": false``, ``"recipe": "truth-latent"``); its card.
+
+    ``scale`` k fits M(z) ≈ k·(Enc(x1) − z): past the true picture's code, for an attribute the decoder
+    draws fainter than z asks (k = 1: the true picture's code itself).
+    """
     started = time.time()
     z, target = code_pairs(engine, attribute, faces, seed)
+    target = scale * target
     mapper, record = fit_mapper(z, target, iters, seed=seed, name=attribute)
     card = {"attribute": attribute, "synonyms": list(synonyms),
             "prompts": {"target": list(targets), "source": list(sources)},
@@ -85,7 +91,7 @@ def train_truth_latent(engine, attribute: str, out_dir, synonyms: Sequence[str] 
                       "image_size": engine.image_size},
             "training": {"option": "truth-latent (built-in world only; not ChatFace's recipe)",
                          "loss": "mean |M(z) - (Enc(true picture) - z)|^2", "optimizer": "Adam", "lr": 1e-3,
-                         "batch": 128, "iterations": iters, "seed": seed, "pool_seeds": f"{POOL_SEED_BASE}+",
+                         "batch": 128, "iterations": iters, "seed": seed, "target_scale": scale, "pool_seeds": f"{POOL_SEED_BASE}+",
                          **record, "seconds": round(time.time() - started, 1), "command": command}}
     from chatface_widgets.train.mapper_trainer import mapper_file_name
 
@@ -103,6 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--faces", type=int, default=2000)
     p.add_argument("--iters", type=int, default=3000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=float, default=1.0, help="fit k·(Enc(true picture) − z) (default 1)")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -116,7 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not engine.moves_z(r.attribute):
             continue
         res = train_truth_latent(engine, r.attribute, args.out, r.synonyms, [r.target], [r.source], args.faces,
-                                 args.iters, args.seed, command)
+                                 args.iters, args.seed, command, args.scale)
         print(json.dumps({"path": res["path"], **{k: res["card"]["training"][k] for k in ("train_mse", "heldout_mse",
                                                                                            "heldout_target_energy")}}))
     return 0
