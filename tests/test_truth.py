@@ -152,3 +152,13 @@ def test_a_card_without_sms_conditions_every_step_on_its_edit(tmp_path):
     assert np.array_equal(steady_sms, steady_plain)  # "sms": false: the same as z_edit at every step
     assert np.array_equal(steady_plain, plain_plain)
     assert not np.array_equal(plain_sms, plain_plain)  # other cards keep SMS
+
+
+def test_suspects_table_runs_on_one_face():
+    from chatface_widgets.engine.engine import Engine
+    from chatface_widgets.eval.truth_suspects import suspects
+
+    table = suspects(Engine.load("toy", threads=1), faces=3, seed=41000, steps=4)
+    assert table and all("faces" in row for row in table.values())
+    row = next(r for r in table.values() if r["faces"])
+    assert set(row) >= {"mapper", "ztrue_sms", "ztrue_const", "truth_recon", "clip"}

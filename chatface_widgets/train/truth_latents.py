@@ -86,7 +86,7 @@ def train_truth_latent(engine, attribute: str, out_dir, synonyms: Sequence[str] 
     mapper, record = fit_mapper(z, target, iters, seed=seed, name=attribute)
     card = {"attribute": attribute, "synonyms": list(synonyms),
             "prompts": {"target": list(targets), "source": list(sources)},
-            "sms": False, "recipe": "truth-latent",
+            "sms": False, "recipe": "truth-latent", "recommended_strength": 1.0,  # s = 1 is the true picture's code
             "model": {"name": engine.info.name, "file": Path(str(engine.info.path)).name, "z_channels": z.shape[1],
                       "image_size": engine.image_size},
             "training": {"option": "truth-latent (built-in world only; not ChatFace's recipe)",
