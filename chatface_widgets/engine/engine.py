@@ -26,7 +26,8 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from chatface_widgets.foundation.contract import LOCAL_REACH, REGION_PRIORS, EditContract, StepPolicy, check_reach
+from chatface_widgets.foundation.contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
+from chatface_widgets.toy.attributes import REGION_PRIORS
 from chatface_widgets.diffusion import conditioning, local as local_edits, samplers
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.diffusion.schedule import Schedule, make_schedule

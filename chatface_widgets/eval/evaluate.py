@@ -20,6 +20,7 @@ import torch
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.engine.engine import Engine, Face
 from chatface_widgets.photos.photo import to_tensor
+from chatface_widgets.toy.attributes import PAINTED_PARTS, PHRASES, TEXTURE_PARTS
 from chatface_widgets.toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
 from chatface_widgets.toy.oracle import Oracle, identity_features, load_oracle
 from chatface_widgets.photos import metrics as M
@@ -27,15 +28,8 @@ from chatface_widgets.photos import metrics as M
 STRENGTHS = (0.25, 0.5, 0.75, 1.0)  # strength sweep
 MULTI_EDITS = (("smile", "eyeglasses"), ("gray hair", "beard", "blue eyes"))
 METRICS = ("hit_rate", "id", "s_dir", "sc", "preservation")
-# Parts an attribute may repaint (PARTS names); gray hair and pale skin also tint the beard and lips.
-ATTRIBUTE_PARTS = {
-    "smile": ("mouth",), "eyeglasses": ("glasses",), "red lipstick": ("mouth",), "curly hair": ("hair",),
-    "gray hair": ("hair", "beard"), "beard": ("beard",), "blue eyes": ("eyes",), "pale skin": ("skin", "mouth", "beard"),
-}
-# Attributes that are a texture in a part (curls in the hair): their hits must also show it (metrics.texture_shown).
-TEXTURE_PARTS = {"curly hair": "hair"}
-# How captions name an attribute after "a face with ...".
-PHRASES = {"smile": "a smile", "beard": "a beard"}
+# Parts an attribute repaints, texture parts, caption phrases: the built-in world's one table (toy.attributes).
+ATTRIBUTE_PARTS, TEXTURE_PARTS = PAINTED_PARTS, TEXTURE_PARTS
 DEFINITIONS = {
     "hit": f"faces whose reconstruction reads the attribute absent (oracle < {M.THRESHOLD}) and whose render with "
            f"the attribute = 1 reads it present (attainable without changing the identity) are eligible; a hit "

@@ -27,20 +27,6 @@ INTERACTIVE_MAX_STEPS = 100  # the panel and the CLI refuse more (the Python API
 INTERACTIVE_MAX_BATCH = 64  # images one panel or CLI call may render at once
 LOCAL_REACH = 0.02  # how far a local edit's region reaches past where the edit acts (fraction of the side)
 LOCAL_REACH_MAX = 0.25  # the reach control's upper end (a quarter of the image side)
-# Where on a face each attribute may act: face parts (the parser's and the landmark maps' names) and
-# how far past them (fraction of the side). The smallest growth that covers >= 99 % of what the toy
-# renderer changes for the attribute on 150 training-seed faces (true part masks); a mapper card's
-# "region": {"parts": [...], "grow": g} overrides. Attributes not listed have no prior.
-REGION_PRIORS = MappingProxyType({
-    "smile": (("mouth",), 0.10),
-    "eyeglasses": (("eyes",), 0.10),
-    "red lipstick": (("mouth",), 0.04),
-    "curly hair": (("hair",), 0.06),
-    "gray hair": (("hair", "beard"), 0.04),
-    "beard": (("skin", "mouth", "beard"), 0.04),
-    "blue eyes": (("eyes",), 0.04),
-    "pale skin": (("skin", "mouth", "beard"), 0.06),
-})
 
 
 class UnknownAttributeError(KeyError):
