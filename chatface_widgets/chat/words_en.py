@@ -394,3 +394,16 @@ STOPWORDS = frozenset({
     "not", "no", "yes", "more", "less", "much", "many", "ok", "okay", "hey", "hi", "thanks",
     "pls", "plz", "someone", "somebody", "all", "everything", "something", "anything",
 })
+
+# --- clause boundaries ---------------------------------------------------------------------------
+
+BOUNDARY_PUNCT = frozenset({".", ",", ";", "!", "?", "&", "+"})
+SOFT_BOUNDARIES = frozenset({",", "and", "or", "nor", "&", "+", "plus"})  # lists share their cue
+BOUNDARY_WORDS = frozenset({"and", "but", "then", "also", "plus", "while", "or", "nor", "however",
+                            "though", "although", "additionally", "afterwards"})
+SENTENCE_END = frozenset({".", "!", "?", ";"})
+WIDE_FILLERS = INTENT_FILLERS | STOPWORDS | STEP_FILLERS
+# Words that may open a message answering the previous turn ("No. Make her smile.", "Hmm, no,").
+ANSWERS = frozenset({"no", "nope", "nah", "hmm", "hm", "hmmm", "well", "ok", "okay", "actually",
+                     "wait", "oh", "ah", "um", "uh"})
+NO_WORDS = frozenset({"no", "nope", "nah"})

@@ -1,0 +1,80 @@
+"""Clauses: split a message at punctuation and conjunctions, and drop answers to the previous turn."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from chatface_widgets.chat import words_en as E
+from chatface_widgets.chat.normalise import tokenize
+from chatface_widgets.chat.parsed import Parsed
+
+
+def strip_answer(toks: list[str]) -> list[str]:
+    """Drop a leading "No." / "Hmm, no," that answers the previous turn ("No. Make her smile.").
+
+    It only goes when punctuation closes it and a request follows; "no glasses" keeps its "no".
+    """
+    k, cut = 0, 0
+    while k < len(toks) and (toks[k] in E.ANSWERS or toks[k] in E.BOUNDARY_PUNCT):
+        if toks[k] in E.BOUNDARY_PUNCT and any(t in E.NO_WORDS for t in toks[:k]):
+            cut = k + 1
+        k += 1
+    rest = toks[cut:]
+    return rest if cut and any(t not in E.BOUNDARY_PUNCT for t in rest) else toks
+
+
+def segments(p: Parsed) -> list[tuple[int, int, str]]:
+    """Clauses as (start, end, boundary-before) split at punctuation and conjunctions."""
+    inside = set()
+    for m in p.mentions:
+        inside.update(range(m.start, m.end))
+    for w in p.words:
+        inside.update(range(w.start + 1, w.end))
+    segs, start, before, run = [], 0, "", []
+    for k, t in enumerate(p.tokens):
+        if k not in inside and (t in E.BOUNDARY_PUNCT or t in E.BOUNDARY_WORDS):
+            if k > start:
+                segs.append((start, k, before))
+                run = []
+            run.append(t)
+            hard = [x for x in run if x not in E.SOFT_BOUNDARIES]
+            before = hard[-1] if hard else t
+            start = k + 1
+    if start < len(p.tokens):
+        segs.append((start, len(p.tokens), before))
+    return segs
+
+
+def split(tokens: list[str], a, b) -> bool:
+    """Whether a clause boundary separates two spans."""
+    lo, hi = (a, b) if a.start < b.start else (b, a)
+    return any(tokens[k] in E.BOUNDARY_PUNCT or tokens[k] in E.BOUNDARY_WORDS
+               for k in range(lo.end, hi.start))
+
+
+def crosses_sentence(tokens: list[str], i: int, j: int) -> bool:
+    """Whether a sentence end lies between positions i and j."""
+    lo, hi = min(i, j), max(i, j)
+    return any(tokens[k] in E.SENTENCE_END for k in range(lo, hi))
+
+
+@lru_cache(maxsize=None)
+def phrase_set(*tables: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    """Token tuples of the phrases in some vocabulary tables."""
+    return frozenset(tuple(tokenize(p)) for table in tables for p in table)
+
+
+def only(toks: list[str], *tables: tuple[str, ...]) -> bool:
+    """Whether the message is made of phrases from these tables plus filler words."""
+    phrases = phrase_set(*tables)
+    i, n, hit = 0, len(toks), False
+    while i < n:
+        for j in range(min(n, i + 6), i, -1):
+            if tuple(toks[i:j]) in phrases:
+                hit, i = True, j
+                break
+        else:
+            if toks[i] not in E.WIDE_FILLERS:
+                return False
+            i += 1
+    return hit

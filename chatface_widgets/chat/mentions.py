@@ -1,0 +1,306 @@
+"""Mentions: the attribute words of the model found in a message (synonyms, loose pairs, ages, typos)."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+from chatface_widgets.chat import vocabulary as V
+from chatface_widgets.chat import words_en as E
+from chatface_widgets.chat.clauses import crosses_sentence, split
+from chatface_widgets.chat.normalise import normalise, stem, tokenize
+from chatface_widgets.chat.parsed import Mention, Parsed, Word
+from chatface_widgets.chat.steps import is_steps_number
+from chatface_widgets.chat.strengths import lexicon
+from chatface_widgets.contract import normalize_name
+
+
+class MentionFinder:
+    """The model's attribute words indexed for one attribute list, and the search over a message."""
+
+    def __init__(self, attributes: Sequence[str], synonyms: Mapping[str, Sequence[str]]):
+        self.attributes = list(attributes)
+        self._direct: dict[str, tuple[str, float]] = {}
+        for attr in self.attributes:
+            concept, sign = V.concept_of(attr)
+            exact = normalise(attr) == normalise(concept)
+            if concept not in self._direct or exact:
+                self._direct[concept] = (attr, sign)
+        self._index: dict[tuple[str, ...], tuple[str, str, bool]] = {}
+        for concept in self._direct:
+            self._add_phrase(concept, concept)
+        for concept, phrases in V.CONCEPTS.items():
+            for phrase in phrases:
+                self._add_phrase(phrase, concept)
+        for phrase, concept in V.REMOVAL_PHRASES.items():
+            self._add_phrase(phrase, concept, remove=True)
+        for phrase, concept in V.LIFE_STAGES.items():
+            self._add_phrase(phrase, concept)
+        for attr, extra in synonyms.items():
+            concept = self._concept_of_name(attr)
+            for phrase in extra:
+                self._add_phrase(phrase, concept, override=True)
+        self._max_len = max((len(k) for k in self._index), default=1)
+        self._loose = self._loose_pairs()
+        self._lexicon_words = {w for key in lexicon() for w in key}
+        self._typo_targets = {}
+        for concept in self._direct:
+            for phrase in (concept, *V.CONCEPTS.get(concept, ())[:3]):
+                if " " not in phrase and len(phrase) >= 5:
+                    self._typo_targets.setdefault(phrase, concept)
+
+    def _add_phrase(self, phrase: str, concept: str, remove: bool = False, override: bool = False):
+        """Index one synonym phrase by its stemmed tokens (first concept wins unless override)."""
+        key = V.phrase_key(phrase)
+        if key and (override or key not in self._index):
+            self._index[key] = (concept, " ".join(tokenize(phrase)), remove)
+
+    def _loose_pairs(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """(adjective stem → head-noun stem → phrase key) for two-word synonyms like "black hair"."""
+        pairs: dict[str, dict[str, tuple[str, ...]]] = {}
+        for key in self._index:
+            if len(key) == 2 and key[1] in E.HEAD_NOUNS and key[0] not in E.HEAD_NOUNS:
+                pairs.setdefault(key[0], {}).setdefault(key[1], key)
+        return pairs
+
+    def _concept_of_name(self, name: str) -> str:
+        """The concept of a contract name (keyed the way the caller spelled the attribute)."""
+        for attr in self.attributes:
+            if normalize_name(attr) == name:
+                return V.concept_of(attr)[0]
+        return V.concept_of(name)[0]
+
+    def find(self, p: Parsed):
+        """Synonyms over stems: phrases first, then loose pairs ("hair … blond"), then single words."""
+        stems = [stem(t) for t in p.tokens]
+        n = len(stems)
+        found = []
+        for i in range(n):
+            for length in range(min(self._max_len, n - i), 0, -1):
+                hit = self._index.get(tuple(stems[i:i + length]))
+                if hit:
+                    found.append((length, i, hit))
+                    break
+        found.sort(key=lambda f: (-f[0], f[1]))
+        self._take(p, [f for f in found if f[0] > 1])
+        self._find_loose(p, stems)
+        singles = [f for f in found if f[0] == 1
+                   and not (f[1] + 1 < n and stems[f[1] + 1] in E.OTHER_NOUNS)]
+        self._take(p, singles)
+        self._find_ages(p)
+        self._find_typos(p, stems)
+        self._find_bare_parts(p, stems)
+        self._drop_gender_nouns(p)
+        self._drop_person_nouns(p, stems)
+        self._drop_scene_words(p, stems)
+        p.mentions.sort(key=lambda m: m.start)
+
+    def _drop_person_nouns(self, p: Parsed, stems: list[str]):
+        """"the lady", "my wife", "the old man": a determiner + person noun names who, not an edit."""
+        keep = []
+        for m in p.mentions:
+            last = p.tokens[m.end - 1]
+            if last in E.PERSON_NOUNS and m.start > 0 and p.tokens[m.start - 1] in E.DETERMINERS:
+                p.dropped.append(" ".join(p.tokens[m.start - 1:m.end]))
+                continue
+            keep.append(m)
+        p.mentions = keep
+
+    def _drop_scene_words(self, p: Parsed, stems: list[str]):
+        """"make the sky gray", "blur the background", "a glass of water": about the scene, not the face."""
+        toks, keep = p.tokens, []
+        personal = {"him", "her", "his", "he", "she", "hers", "them", "their", "face", "me", "my"}
+        for m in p.mentions:
+            nxt = [k for k in range(m.end, min(len(toks), m.end + 3)) if toks[k] not in E.DETERMINERS]
+            after = stems[nxt[0]] if nxt else ""
+            lo = max((k + 1 for k in range(m.start) if toks[k] in E.BOUNDARY_PUNCT), default=0)
+            clause = range(lo, m.start)
+            before = any(stems[k] in E.SCENE_NOUNS for k in clause)
+            person = any(toks[k] in personal or stems[k] in E.HEAD_NOUNS or toks[k] in E.PERSON_NOUNS
+                         for k in range(lo, len(toks)) if not m.start <= k < m.end)
+            glass_of = toks[m.start] == "glass" and after == "of"
+            if glass_of or (m.end - m.start == 1 and (after in E.SCENE_NOUNS or (before and not person))):
+                noun = next((toks[k] for k in [*clause, *nxt] if stems[k] in E.SCENE_NOUNS), toks[m.start])
+                p.dropped.append(f"the {noun}")
+                continue
+            keep.append(m)
+        p.mentions = keep
+
+    def _take(self, p: Parsed, found):
+        """Add non-overlapping matches as mentions, longest first."""
+        for length, i, (concept, phrase, remove) in found:
+            span = range(i, i + length)
+            if any(k in p.used for k in span):
+                continue
+            comparative = any(t in E.COMPARATIVES for t in p.tokens[i:i + length])
+            p.mentions.append(Mention(i, i + length, concept, phrase, remove, comparative))
+            p.used.update(span)
+
+    def _find_ages(self, p: Parsed):
+        """"look like he's 70", "make her 20 years old", "in his 60s" → old / young with a strength."""
+        toks = p.tokens
+        for k, t in enumerate(toks):
+            word = E.NUMBER_WORDS.get(t)
+            if k in p.used or not (re.fullmatch(r"\d{1,3}", t) or word):
+                continue
+            age = word or int(t)
+            decade = t.endswith("ies") or t == "teens"  # "in her sixties"
+            before, after = toks[max(0, k - 2):k], toks[k + 1:k + 3]
+            if any(m.concept in ("old", "young") for m in p.mentions):
+                continue
+            if after[:1] in (["years"], ["year"], ["yrs"]) and (
+                    "add" in before or "plus" in before or "take" in toks[max(0, k - 3):k]
+                    or "off" in toks[k + 1:k + 5]):  # "add twenty years", "take ten years off"
+                concept = "young" if "take" in toks[max(0, k - 3):k] or "off" in toks[k + 1:k + 5] else "old"
+                p.mentions.append(Mention(k, k + 1, concept, t))
+                p.used.add(k)
+                p.used.update(j for j in range(max(0, k - 3), min(len(toks), k + 5))
+                              if toks[j] in ("take", "off", "add", "plus", "years", "year", "yrs"))
+                continue
+            aged = (decade or after[:1] in (["years"], ["year"], ["yo"], ["yrs"], ["s"], ["again"])
+                    or (before and before[-1] in ("s", "is", "aged", "age", "be", "like", "look",
+                                                  "looks", "around", "about", "him", "her",
+                                                  "them", "me", "turn", "turns", "at")))
+            if not aged or not 3 <= age <= 110 or is_steps_number(toks, k) or "by" in before:
+                continue
+            younger = "younger" in after or "younger" in toks[k + 1:k + 4]
+            older = "older" in toks[k + 1:k + 4]
+            if younger or older:
+                continue  # "20 years younger": the comparative word carries it
+            concept = "old" if age >= 40 else "young"
+            strength = min(1.0, (age - 30) / 50) if age >= 40 else min(1.0, (35 - age) / 25)
+            p.mentions.append(Mention(k, k + 1, concept, t))
+            p.words.append(Word(k, k + 1, "adv", round(max(0.25, strength), 2), t))
+            p.used.add(k)
+
+    def _find_typos(self, p: Parsed, stems: list[str]):
+        """A free word one typo away from a main synonym ("smle" → smile)."""
+        known = set(self._lexicon_words) | E.STOPWORDS | E.WIDE_FILLERS | E.OFF_TOPIC_WORDS
+        for k, t in enumerate(p.tokens):
+            if (k in p.used or len(t) < 4 or not t.isalpha() or t in known
+                    or stems[k] in E.HEAD_NOUNS or stems[k] in E.OTHER_NOUNS):
+                continue
+            for word, concept in self._typo_targets.items():
+                if word[0] == t[0] and one_edit(t, word):
+                    p.mentions.append(Mention(k, k + 1, concept, word))
+                    p.used.add(k)
+                    break
+
+    def _find_bare_parts(self, p: Parsed, stems: list[str]):
+        """"shrink his nose": a bare face part next to a size cue, when nothing else is named."""
+        if p.mentions:
+            return
+        size_cues = {t for t, kind in E.CUES.items() if kind in (E.MORE, E.LESS, E.TOO_MUCH)}
+        if not any(t in size_cues for t in p.tokens):
+            return
+        for k, s in enumerate(stems):
+            if k not in p.used and s in V.HEAD_DEFAULTS:
+                concept = V.HEAD_DEFAULTS[s]
+                p.mentions.append(Mention(k, k + 1, concept, p.tokens[k]))
+                p.used.add(k)
+
+    def _drop_gender_nouns(self, p: Parsed):
+        """"a bald guy": a gender noun right after another mention describes the person."""
+        keep = []
+        for m in p.mentions:
+            if (m.end - m.start == 1 and p.tokens[m.start] in E.GENDER_NOUNS
+                    and any(o.end == m.start for o in p.mentions if o is not m)):
+                p.used.discard(m.start)
+                continue
+            keep.append(m)
+        p.mentions = keep
+
+    def _find_loose(self, p: Parsed, stems: list[str]):
+        """Pair a free adjective with the nearest noun in its sentence when that is a face part."""
+        nouns = [i for i, s in enumerate(stems) if s in E.HEAD_NOUNS or s in E.OTHER_NOUNS]
+        for i, s in enumerate(stems):
+            if i in p.used or s not in self._loose:
+                continue
+            best = None
+            for j in nouns:
+                if j == i or abs(j - i) > 4 or crosses_sentence(p.tokens, i, j):
+                    continue
+                dist = (abs(j - i), 0 if j > i else 1)
+                if best is None or dist < best[0]:
+                    best = (dist, j)
+            if best is None:
+                continue
+            key = self._loose[s].get(stems[best[1]])
+            if key is None:
+                continue
+            concept, phrase, remove = self._index[key]
+            comparative = p.tokens[i] in E.COMPARATIVES
+            p.mentions.append(Mention(i, i + 1, concept, phrase, remove, comparative))
+            p.used.add(i)
+
+    def drop_cue_mentions(self, p: Parsed):
+        """A one-word mention that is also a cue ("thinner") yields to another mention nearby."""
+        if len(p.mentions) < 2:
+            return
+        keep = []
+        for m in p.mentions:
+            word = p.tokens[m.start]
+            if (m.end - m.start == 1 and word in E.CUES
+                    and any(o is not m and not split(p.tokens, o, m) for o in p.mentions)):
+                p.used.discard(m.start)
+                p.words.append(Word(m.start, m.end, "cue", E.CUES[word], word))
+                continue
+            keep.append(m)
+        p.mentions = keep
+        p.words.sort(key=lambda w: w.start)
+
+    def target(self, concept: str) -> tuple[str, float] | None:
+        """(attribute, sign) that expresses a concept in this model, or None."""
+        if concept in self._direct:
+            return self._direct[concept]
+        for other, sign in V.FALLBACKS.get(concept, ()):
+            if other in self._direct:
+                attr, s2 = self._direct[other]
+                return attr, sign * s2
+        return None
+
+    def nearest(self, concept: str) -> tuple[str, float] | None:
+        """(attribute, sign) of the nearest available attribute (V.NEAREST), or None."""
+        for other, sign in V.NEAREST.get(concept, ()):
+            target = self.target(other)
+            if target is not None:
+                return target[0], sign * target[1]
+        return None
+
+    def antonym_slider(self, concept: str, target: tuple[str, float],
+                        current: Mapping[str, float]) -> tuple[str, float]:
+        """With both "young" and "old" sliders, "younger" lowers a live "old" instead of adding "young".
+
+        One slider moves, never both; the one already in use wins when the asked one is at zero.
+        """
+        if current.get(target[0], 0.0) != 0.0:
+            return target
+        for other, sign in V.FALLBACKS.get(concept, ()):
+            if sign < 0 and other in self._direct:
+                attr, s2 = self._direct[other]
+                if attr != target[0] and current.get(attr, 0.0) * s2 > 0:
+                    return attr, sign * s2
+        return target
+
+    def match(self, phrase: str) -> tuple[str, float] | None:
+        """(attribute, sign) a free phrase names ("mustache" → beard, +1), or None."""
+        p = Parsed(tokenize(str(phrase)[:200]))
+        self.find(p)
+        for m in p.mentions:
+            target = self.target(m.concept) or self.nearest(m.concept)
+            if target is not None:
+                return target
+        return None
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether a and b differ by one insertion, deletion, substitution or adjacent swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [k for k in range(len(a)) if a[k] != b[k]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    k = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[k:] == long_[k + 1:]
