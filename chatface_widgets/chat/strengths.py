@@ -57,6 +57,8 @@ def find_words(p: Parsed):
             i += 1
             continue
         num = number(toks[i])
+        if num is not None and num[0] == "num" and i > 0 and toks[i - 1] in E.ABSOLUTE_BEFORE:
+            num = ("abs", num[1])  # "down to 0", "at 20%": the value itself, whatever the cue
         if num is not None:
             p.words.append(Word(i, i + 1, "num", num, toks[i]))
             i += 1
@@ -225,7 +227,7 @@ def assign_strengths(p: Parsed, segments) -> dict[int, object]:
             ws = groups.get(id(m), [])
             nums = [w for w in ws if w.kind == "num"]
             if nums:
-                out[id(m)] = (*nums[-1].value, nums[-1].phrase)  # ("num" | "mult", x, said)
+                out[id(m)] = (*nums[-1].value, nums[-1].phrase)  # ("num" | "abs" | "mult", x, said)
             elif ws:
                 out[id(m)] = combine([w.value for w in ws])
         last_mention = ms[-1] if ms else last_mention
@@ -241,6 +243,8 @@ def apply_op(m: Mention, op: str, strength, c: float,
     """
     explicit = isinstance(strength, tuple)  # ("num", value) or ("mult", factor)
     s = strength[1] if explicit else strength
+    if explicit and strength[0] == "abs":  # "the beard down to 0.2": the value, not a step
+        return s, (E.SET if op in (E.MORE, E.LESS, E.TOO_MUCH, E.REMOVE) else op)
     if explicit and strength[0] == "mult":  # "smile 2x": a multiple of the current value
         base = c if c != 0 else recommended
         return base * s, op

@@ -105,9 +105,9 @@ for _kind, _words in (
                 "too extreme", "too obvious", "too pronounced", "too dark", "too large",
                 "too thick", "too bright", "too red", "too long", "too wide", "overboard",
                 "overkill", "too", "exaggerated", "over exaggerated", "too many", "halve",
-                "halve it", "half as much", "cut in half", "cut it in half")),
+                "halve it", "half as much", "cut in half", "cut it in half", "half as")),
     (ZERO, ("reset", "undo", "zero", "neutralize", "neutralise", "revert", "neutral",
-            "back to normal", "back to zero", "to zero", "restore")),
+            "back to normal", "back to zero", "to zero", "restore", "down to zero")),
 ):
     for _w in _words:
         CUES.setdefault(_w, _kind)
@@ -128,7 +128,7 @@ POSTFIX_CUES = frozenset({
     "can go", "got to go", "ought to go", "stay", "stays", "as is", "unchanged", "untouched",
     "intact",
     "again", "even more", "increased", "reduced", "calmer", "subdued", "lessened", "softened",
-    "intensified", "louder", "further",
+    "intensified", "louder", "further", "to 0", "back to 0", "down to 0", "half as", "half as much",
 })
 
 # Cues that only ever follow their attribute ("the hat has to go", "glasses off").
@@ -407,3 +407,5 @@ WIDE_FILLERS = INTENT_FILLERS | STOPWORDS | STEP_FILLERS
 ANSWERS = frozenset({"no", "nope", "nah", "hmm", "hm", "hmmm", "well", "ok", "okay", "actually",
                      "wait", "oh", "ah", "um", "uh"})
 NO_WORDS = frozenset({"no", "nope", "nah"})
+# A number right after these is the strength itself ("down to 0.2", "at 20%"), not a change by it.
+ABSOLUTE_BEFORE = frozenset({"to", "at", "="})
