@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 from chatface_widgets.chat import vocabulary as V
@@ -11,7 +12,6 @@ from chatface_widgets.chat.clauses import crosses_sentence, split
 from chatface_widgets.chat.normalise import normalise, stem, tokenize
 from chatface_widgets.chat.parsed import Mention, Parsed, Word
 from chatface_widgets.chat.steps import is_steps_number
-from chatface_widgets.chat.strengths import lexicon
 from chatface_widgets.contract import normalize_name
 
 
@@ -27,6 +27,7 @@ class MentionFinder:
             if concept not in self._direct or exact:
                 self._direct[concept] = (attr, sign)
         self._index: dict[tuple[str, ...], tuple[str, str, bool]] = {}
+        self._spelled: set[str] = set()  # every word of every attribute phrase: the targets of typos
         for concept in self._direct:
             self._add_phrase(concept, concept)
         for concept, phrases in V.CONCEPTS.items():
@@ -42,18 +43,18 @@ class MentionFinder:
                 self._add_phrase(phrase, concept, override=True)
         self._max_len = max((len(k) for k in self._index), default=1)
         self._loose = self._loose_pairs()
-        self._lexicon_words = {w for key in lexicon() for w in key}
-        self._typo_targets = {}
-        for concept in self._direct:
-            for phrase in (concept, *V.CONCEPTS.get(concept, ())[:3]):
-                if " " not in phrase and len(phrase) >= 5:
-                    self._typo_targets.setdefault(phrase, concept)
+        english_words()  # built once here, not in the first parse
+        self._near: dict[str, list[str]] = {}  # a word, or it less one letter → the words it came from
+        for word in self._spelled:
+            for key in (word, *deletions(word)):
+                self._near.setdefault(key, []).append(word)
 
     def _add_phrase(self, phrase: str, concept: str, remove: bool = False, override: bool = False):
         """Index one synonym phrase by its stemmed tokens (first concept wins unless override)."""
         key = V.phrase_key(phrase)
         if key and (override or key not in self._index):
             self._index[key] = (concept, " ".join(tokenize(phrase)), remove)
+        self._spelled.update(t for t in tokenize(phrase) if len(t) >= 4 and t.isalpha())
 
     def _loose_pairs(self) -> dict[str, dict[str, tuple[str, ...]]]:
         """(adjective stem → head-noun stem → phrase key) for two-word synonyms like "black hair"."""
@@ -72,6 +73,7 @@ class MentionFinder:
 
     def find(self, p: Parsed):
         """Synonyms over stems: phrases first, then loose pairs ("hair … blond"), then single words."""
+        self.correct_spelling(p)
         stems = [stem(t) for t in p.tokens]
         n = len(stems)
         found = []
@@ -88,7 +90,6 @@ class MentionFinder:
                    and not (f[1] + 1 < n and stems[f[1] + 1] in E.OTHER_NOUNS)]
         self._take(p, singles)
         self._find_ages(p)
-        self._find_typos(p, stems)
         self._find_bare_parts(p, stems)
         self._drop_gender_nouns(p)
         self._drop_person_nouns(p, stems)
@@ -173,18 +174,33 @@ class MentionFinder:
             p.words.append(Word(k, k + 1, "adv", round(max(0.25, strength), 2), t))
             p.used.add(k)
 
-    def _find_typos(self, p: Parsed, stems: list[str]):
-        """A free word one typo away from a main synonym ("smle" → smile)."""
-        known = set(self._lexicon_words) | E.STOPWORDS | E.WIDE_FILLERS | E.OFF_TOPIC_WORDS
+    def correct_spelling(self, p: Parsed):
+        """Read a word one typo away from one of the model's attribute words as that word.
+
+        One letter inserted, deleted, doubled or swapped with its neighbour, or (in words of five
+        letters or more) replaced; an English word (``words_en``) is never a typo. The first letter
+        must agree unless it is the one swapped. ``p.understood`` records each reading for the reply.
+        """
+        known = english_words()
         for k, t in enumerate(p.tokens):
-            if (k in p.used or len(t) < 4 or not t.isalpha() or t in known
-                    or stems[k] in E.HEAD_NOUNS or stems[k] in E.OTHER_NOUNS):
+            if len(t) < 4 or not t.isalpha() or t in known or t in self._spelled:
                 continue
-            for word, concept in self._typo_targets.items():
-                if word[0] == t[0] and one_edit(t, word):
-                    p.mentions.append(Mention(k, k + 1, concept, word))
-                    p.used.add(k)
-                    break
+            if stem(t) in self._spelled or stem(t) in E.HEAD_NOUNS or stem(t) in E.OTHER_NOUNS:
+                continue
+            best = self.nearest_word(t)
+            if best is not None:
+                p.tokens[k] = best
+                p.understood.append(f"“{t[:30]}” as “{best}”")
+
+    def nearest_word(self, word: str) -> str | None:
+        """The model's attribute word one typo away from ``word`` (see correct_spelling), or None."""
+        found = set()
+        for key in (word, *deletions(word)):
+            found.update(self._near.get(key, ()))
+        hits = sorted(w for w in found if w != word and one_edit(word, w) and _plausible(word, w))
+        if not hits:
+            return None
+        return min(hits, key=lambda w: (w[0] != word[0], abs(len(w) - len(word)), w))
 
     def _find_bare_parts(self, p: Parsed, stems: list[str]):
         """"shrink his nose": a bare face part next to a size cue, when nothing else is named."""
@@ -304,3 +320,34 @@ def one_edit(a: str, b: str) -> bool:
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     k = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
     return short[k:] == long_[k + 1:]
+
+
+def deletions(word: str) -> set[str]:
+    """The word with any one letter deleted (the symmetric-delete index of one-typo neighbours)."""
+    return {word[:k] + word[k + 1:] for k in range(len(word))}
+
+
+def _plausible(typed: str, word: str) -> bool:
+    """Whether a one-edit pair is a likely typo: the first letter kept (or swapped with the second),
+    a short word its last one, and a replaced letter only in words of five letters or more."""
+    if typed[0] != word[0] and not (typed[:2] == word[1::-1]):
+        return False
+    if len(typed) <= 4 and len(typed) != len(word) and typed[-1] != word[-1]:
+        return False  # "mach" is not "macho": a short word keeps its last letter too
+    return len(typed) != len(word) or len(typed) >= 5 or sorted(typed) == sorted(word)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Every word of the English grammar tables: these are never read as typos of an attribute."""
+    words: set[str] = set(E.COMMON_WORDS)
+    for name in dir(E):
+        table = getattr(E, name)
+        if not name.isupper() or isinstance(table, (str, int, float)):
+            continue
+        items = table.keys() if isinstance(table, dict) else table
+        for item in items:
+            for part in (item if isinstance(item, tuple) else (item,)):
+                if isinstance(part, str):
+                    words.update(part.split())
+    return frozenset(words)

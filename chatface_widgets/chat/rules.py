@@ -77,7 +77,7 @@ from chatface_widgets.chat.parsed import Edit, Mention, Parsed, Word
 from chatface_widgets.chat.plan import Plan
 from chatface_widgets.chat.reply import capabilities, finish, range_note
 from chatface_widgets.chat.steps import level_up, steps_asked, steps_reply
-from chatface_widgets.chat.strengths import apply_op, assign_ops, assign_strengths, find_words
+from chatface_widgets.chat.strengths import apply_op, assign_ops, assign_strengths, find_words, lexicon
 from chatface_widgets.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
                                        normalize_name, quantize)
 
@@ -99,6 +99,7 @@ class RuleInterpreter:
         self.step_levels = self.contract.steps.levels()  # (fast, better, best) of the model
         self._step_note = ""  # what the last explicit step request needed said
         self._mentions = MentionFinder(self.attributes, self.contract.synonyms)
+        lexicon()  # the grammar phrases, built once here rather than in the first parse
         self._embedding = self._make_embedding(embedding)
         self._memory = Memory()
 
@@ -310,7 +311,8 @@ class RuleInterpreter:
             edits.pop(attr, None)
         if not edits and new_steps is None and kept and not missing:
             return Plan.none(f"OK, keeping the {', '.join(kept)} as they are.", understood=True)
-        return self._finish(list(edits.values()), missing, new_steps, steps, instead)
+        return self._finish(list(edits.values()), missing, new_steps, steps, instead,
+                            p.understood)
 
     def _steps(self, p: Parsed, steps: int | None) -> int | None:
         """Decoding steps asked for (the steps stage); its note goes into the reply."""

@@ -409,3 +409,23 @@ ANSWERS = frozenset({"no", "nope", "nah", "hmm", "hm", "hmmm", "well", "ok", "ok
 NO_WORDS = frozenset({"no", "nope", "nah"})
 # A number right after these is the strength itself ("down to 0.2", "at 20%"), not a change by it.
 ABSOLUTE_BEFORE = frozenset({"to", "at", "="})
+# Common English words one letter away from an attribute word: never read as its typo
+# ("order" is not "older", "board" is not "beard").
+COMMON_WORDS = frozenset({
+    "order", "orders", "board", "block", "blood", "ball", "bale", "band", "bold", "sale", "page",
+    "pile", "palm", "heir", "hail", "grit", "gain", "mile", "lisp", "wary", "navy", "then", "than",
+    "when", "were", "where", "there", "these", "those", "smite", "later", "under", "other", "mother",
+    "brother", "cheap", "check", "chest", "grown", "crown", "blade", "blame", "bland",
+    "brand", "blend", "blind", "glare", "class", "grass", "brass", "curry", "curvy",
+    "world", "would", "could", "should", "wheel", "while", "white", "whole", "smell", "small",
+    "spell", "still", "style", "stale", "scale", "shale", "shade", "shape", "share",
+    "stare", "store", "story", "glare", "great", "treat", "tread", "bread", "heard",
+    "years", "year", "yours", "tears", "lines", "lives", "lions", "lipid", "teens",
+    "happen", "having", "maker", "makes", "males", "mode", "more", "move", "hole", "role",
+    "rule", "pole", "cake", "came", "name", "same", "game", "fame", "tame", "lame", "fear", "gear",
+    "near", "dear", "bear", "tear", "wear", "year", "hear", "pear", "rear", "sear",
+    "prey", "pray", "tray", "play", "clay", "okay", "glue", "clue", "true", "flue",
+    "ayes", "dyes", "lies", "ties", "pies", "skim", "skit", "spin",
+    "shin", "hurl", "purl", "earl", "pearl", "save", "cave", "gave",
+    "have", "nave", "rave", "tale", "vale", "kale", "gale", "hale", "dale",
+})
