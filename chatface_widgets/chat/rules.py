@@ -73,7 +73,7 @@ from chatface_widgets.chat import memory
 from chatface_widgets.chat.memory import Memory
 from chatface_widgets.chat.mentions import MentionFinder
 from chatface_widgets.chat.normalise import tokenize
-from chatface_widgets.chat.parsed import Edit, Mention, Parsed, Word
+from chatface_widgets.chat.parsed import EXCLUDED, REQUESTED, Edit, Mention, Parsed, Word
 from chatface_widgets.chat.plan import Plan
 from chatface_widgets.chat.reply import capabilities, finish, range_note
 from chatface_widgets.chat.steps import level_up, steps_asked, steps_reply
@@ -213,7 +213,7 @@ class RuleInterpreter:
             return Plan.none(self.capabilities(), understood=True)
         if off_topic:
             return Plan.none("I can only edit the face. " + self.capabilities())
-        cues = [w for w in p.words if w.kind == "cue" and w.value not in (E.SET, E.KEEP)]
+        cues = [w for w in p.words if w.kind == "cue" and w.value not in (E.SET, E.KEEP, E.EXCLUDE)]
         new_steps = self._steps(p, steps)
         chatter = [t for t in residual if t not in E.DISCOURSE]
         if cues and not chatter:
@@ -275,6 +275,7 @@ class RuleInterpreter:
         new_steps = self._steps(p, steps)
         removed = {m.concept for m in p.mentions if m.remove}
         kept: list[str] = []
+        left_out: list[str] = []  # excluded attributes that were not edited
         instead: list[str] = []
         for m in p.mentions:
             target = self._mentions.target(m.concept)
@@ -287,6 +288,16 @@ class RuleInterpreter:
             else:
                 target = self._mentions.antonym_slider(m.concept, target, current)
             op = ops[id(m)]
+            if op == E.EXCLUDE:
+                m.scope = EXCLUDED
+            if m.scope != REQUESTED:  # excluded, compared or stated as fact: no edit of its own
+                if m.scope == EXCLUDED and target is not None:
+                    attr, sign = target
+                    if float(current.get(attr, 0.0)) * sign > 0:  # take back our own edit
+                        edits[attr] = Edit(attr, float(current[attr]), 0.0, E.ZERO)
+                    elif attr not in left_out:
+                        left_out.append(attr)
+                continue
             if op == E.SET and m.concept in removed:
                 op = E.REMOVE
             if op == E.KEEP:
@@ -311,6 +322,9 @@ class RuleInterpreter:
             edits.pop(attr, None)
         if not edits and new_steps is None and kept and not missing:
             return Plan.none(f"OK, keeping the {', '.join(kept)} as they are.", understood=True)
+        if not edits and new_steps is None and not missing:
+            what = ", ".join(left_out) or "change"
+            return Plan.none(f"OK, no {what}; nothing changed.", understood=True)
         return self._finish(list(edits.values()), missing, new_steps, steps, instead,
                             p.understood)
 

@@ -99,7 +99,8 @@ def too(toks: list[str], i: int):
 
 
 def negate_set_cues(p: Parsed):
-    """"don't add glasses": a set cue right after a negation becomes removal.
+    """"don't make him bald": a set cue right after a negation becomes removal; "don't add glasses"
+    (a verb that adds) excludes the attribute instead.
 
     "she doesn't smile enough", "not blue enough": a negation with "enough" later in its
     sentence is a complaint that asks for more, and its scope ends there.
@@ -116,7 +117,7 @@ def negate_set_cues(p: Parsed):
                         o.value = E.SET
     for a, b in zip(cues, cues[1:]):
         if a.phrase in E.NEGATIONS and a.value == E.REMOVE and b.value == E.SET and b.start - a.end <= 2:
-            b.value = E.REMOVE
+            b.value = E.EXCLUDE if b.phrase in E.ADD_VERBS else E.REMOVE
 
 
 def assign_ops(p: Parsed, segments) -> dict[int, str]:
@@ -161,7 +162,7 @@ def assign_ops(p: Parsed, segments) -> dict[int, str]:
             has_adv = any(w.kind in ("adv", "num") and segments[k][0] <= w.start < segments[k][1]
                           for w in p.words)
             prev_op = ops[id(pms[-1])]
-            if prev_op != E.SET and not has_adv:
+            if prev_op not in (E.SET, E.EXCLUDE) and not has_adv:
                 for m in ms:
                     ops[id(m)] = prev_op
     # "make the smile and the beard stronger": a list shares a trailing postfix cue.
@@ -176,6 +177,17 @@ def assign_ops(p: Parsed, segments) -> dict[int, str]:
             for m in ms:
                 ops[id(m)] = ops[id(nms[0])]
                 how[id(m)] = "postfix"
+    # "not the necklace, the earrings", "not curly, straight": a bare "not" names what is left out.
+    for k in range(len(seg_of) - 1):
+        ms, cues, _ = seg_of[k]
+        nms, ncues, nbefore = seg_of[k + 1]
+        if (ms and nms and not ncues and nbefore in (",", ";", "but") and len(cues) == 1
+                and cues[0].phrase == "not" and cues[0].end <= ms[0].start
+                and all(t in E.DETERMINERS for t in p.tokens[cues[0].end:ms[0].start])):
+            for m in ms:
+                ops[id(m)] = E.EXCLUDE
+            for m in nms:  # the list rule above gave them the "not"
+                ops[id(m)] = E.SET
     swaps(p, segments, ops)
     return ops
 

@@ -112,6 +112,19 @@ for _kind, _words in (
     for _w in _words:
         CUES.setdefault(_w, _kind)
 
+# Leave an attribute out: "forget the hat", "skip the earrings", "don't add glasses". Nothing is
+# edited (an edit of our own in that direction is taken back).
+EXCLUDE = "exclude"
+for _w in ("forget", "forget about", "skip", "never mind", "nevermind", "no need for",
+           "hold off on", "not do", "pass on", "not bother with", "leave off", "rather not"):
+    CUES.setdefault(_w, EXCLUDE)
+for _w in ("ask for", "asked for", "ask", "asked"):
+    CUES.setdefault(_w, SET)
+# Verbs that add something new: negated ("don't add glasses", "didn't ask for a hat") they exclude
+# the attribute instead of removing it from the photo.
+ADD_VERBS = frozenset({"add", "adding", "give", "put", "include", "apply", "ask for", "asked for",
+                       "ask", "asked", "do", "try"})
+
 # Cues that may follow the attribute they change ("make the smile bigger", "glasses off").
 POSTFIX_CUES = frozenset({
     "more", "stronger", "bigger", "larger", "less", "weaker", "smaller", "off", "away", "gone",
