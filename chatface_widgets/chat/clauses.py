@@ -78,3 +78,60 @@ def only(toks: list[str], *tables: tuple[str, ...]) -> bool:
                 return False
             i += 1
     return hit
+
+
+def correction(p: Parsed) -> list[str] | None:
+    """The tokens with a self-correction applied ("add glasses, no wait, a beard" → add a beard), or None.
+
+    The corrected clause is the one right before the marker. What follows the marker replaces it:
+    whole when it has its own cue ("smile... actually no, make it curly hair"); after the clause's
+    cue when it names only an attribute ("remove the smile, err, I mean the beard" → remove the
+    beard); or, when it names none, as the clause's new cue or strength ("more beard, I mean less"
+    → beard less; "a big smile, no, a small one" → a smile a small one).
+    """
+    toks = p.tokens
+    at = _marker(toks)
+    if at is None:
+        return None
+    k, length = at
+    a_end = k
+    while a_end > 0 and toks[a_end - 1] in E.CORRECTION_FILLERS:
+        a_end -= 1
+    b_start = k + length
+    while b_start < len(toks) and toks[b_start] in E.CORRECTION_FILLERS and toks[b_start] != "no":
+        b_start += 1
+    a_start = max((j + 1 for j in range(a_end) if toks[j] in E.BOUNDARY_PUNCT or toks[j] in E.BOUNDARY_WORDS),
+                  default=0)
+    in_a = [m for m in p.mentions if a_start <= m.start < a_end]
+    in_b = [m for m in p.mentions if m.start >= b_start]
+    words_a = [w for w in p.words if a_start <= w.start < a_end]
+    words_b = [w for w in p.words if w.start >= b_start]
+    if not (in_a or words_a) or not (in_b or words_b):
+        return None
+    prefix, after = toks[:a_start], toks[b_start:]
+    if in_b and any(w.kind == "cue" for w in words_b):
+        return prefix + after
+    if in_b:
+        head = toks[a_start:in_a[0].start] if in_a else []
+        return prefix + head + after
+    said = {j for w in words_a for j in range(w.start, w.end)}
+    return prefix + [t for j, t in enumerate(toks[a_start:a_end], a_start) if j not in said] + after
+
+
+def _marker(toks: list[str]) -> tuple[int, int] | None:
+    """(position, length) of the last correction marker that follows some content, or None."""
+    found = None
+    for k in range(1, len(toks)):
+        for marker in E.CORRECTION_MARKERS:
+            if tuple(toks[k:k + len(marker)]) != marker:
+                continue
+            end = k + len(marker)
+            if len(marker) == 1:  # one word: between punctuation ("..., no, ...") or after it
+                before = toks[k - 1] in E.BOUNDARY_PUNCT
+                after = end < len(toks) and toks[end] in E.BOUNDARY_PUNCT
+                if not before or (marker == ("no",) and not after):
+                    continue
+            if end < len(toks):
+                found = (k, len(marker))
+            break
+    return found

@@ -167,10 +167,12 @@ class RuleInterpreter:
                 and not memory.intent(words_only)
                 and not any(E.CUES.get(t) in (E.MORE, E.LESS, E.TOO_MUCH) for t in words_only)):
             return Plan.none("You're welcome! " + self.capabilities(), understood=True)  # a closing
-        p = Parsed(tokens)
-        self._mentions.find(p)
-        find_words(p)
-        self._mentions.drop_cue_mentions(p)
+        p = self._read(tokens)
+        fixed = clauses.correction(p)
+        if fixed is not None:  # "glasses, no wait, a beard": read again without the corrected part
+            understood = p.understood
+            p = self._read(fixed)
+            p.understood[:0] = understood
         residual = self._residual(p)
         off_topic = self._off_topic(p)
         if not p.mentions and p.dropped:
@@ -181,6 +183,14 @@ class RuleInterpreter:
         if off_topic:
             return Plan.none("I can only edit the face. " + self.capabilities())
         return self._edit(p, current, steps)
+
+    def _read(self, tokens: list[str]) -> Parsed:
+        """The mentions and grammar words of a token list (the mentions and strengths stages)."""
+        p = Parsed(tokens)
+        self._mentions.find(p)
+        find_words(p)
+        self._mentions.drop_cue_mentions(p)
+        return p
 
     def _residual(self, p: Parsed) -> list[str]:
         """Content words that are neither mentions, cues, adverbs, step words nor fillers."""

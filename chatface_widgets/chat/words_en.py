@@ -442,3 +442,12 @@ COMMON_WORDS = frozenset({
     "shin", "hurl", "purl", "earl", "pearl", "save", "cave", "gave",
     "have", "nave", "rave", "tale", "vale", "kale", "gale", "hale", "dale",
 })
+# Self-corrections inside one message ("glasses, no wait, a beard"; "more beard, I mean less").
+# Multi-word markers stand anywhere; one-word ones only after punctuation ("..., actually, ...").
+CORRECTION_MARKERS = (("no", "wait"), ("wait", "no"), ("actually", "no"), ("no", "actually"),
+                      ("i", "mean"), ("i", "meant"), ("scratch", "that"), ("or", "rather"),
+                      ("no", "sorry"), ("sorry", "no"), ("correction",), ("wait",), ("actually",),
+                      ("no",), ("sorry",), ("rather",), ("oops",))
+# Words around a correction marker that belong to neither side ("sorry, I meant", "err, I mean").
+CORRECTION_FILLERS = frozenset({",", ".", ";", "!", "?", "sorry", "oh", "err", "erm", "um", "uh",
+                                "hmm", "hm", "well", "no", "wait", "oops", "ah", "nope", "nah"})
