@@ -298,6 +298,14 @@ class MentionFinder:
                     return attr, sign * s2
         return target
 
+    def other_end(self, concept: str, current: Mapping[str, float]) -> str | None:
+        """The live slider a concept is the other end of ("brown hair" → gray hair when it is up), or None."""
+        for slider in V.OTHER_END.get(concept, ()):
+            target = self.target(slider)
+            if target is not None and float(current.get(target[0], 0.0)) * target[1] > 0:
+                return target[0]
+        return None
+
     def match(self, phrase: str) -> tuple[str, float] | None:
         """(attribute, sign) a free phrase names ("mustache" → beard, +1), or None."""
         p = Parsed(tokenize(str(phrase)[:200]))

@@ -289,6 +289,11 @@ class RuleInterpreter:
         instead: list[str] = []
         for m in p.mentions:
             target = self._mentions.target(m.concept)
+            back = self._mentions.other_end(m.concept, current) if target is None else None
+            if back is not None and m.scope == REQUESTED and ops[id(m)] not in (E.REMOVE, E.EXCLUDE, E.KEEP):
+                attr = back  # "brown hair" after gray hair: the gray hair slider goes back to 0
+                edits[attr] = Edit(attr, float(current[attr]), 0.0, E.ZERO)
+                continue
             if target is None:
                 target = self._mentions.nearest(m.concept)
                 if target is not None:

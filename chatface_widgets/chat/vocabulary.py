@@ -25,6 +25,7 @@ from chatface_widgets.chat.words_en import *  # noqa: F401,F403  (grammar words,
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "smile": ("smile", "smiling", "smiley", "grin", "grinning", "happy", "happier", "cheerful",
+              "beam", "beams", "chuckle", "chuckling", "giggle", "giggling", "laughs", "grins",
               "laugh", "laughing", "beaming", "joyful", "toothy grin", "smirk", "smirking",
               "friendlier", "friendly", "cheery", "glad", "cheer up", "cheer him up",
               "cheer her up", "cheerier", "look happy", "jolly", "delighted", "amused"),
@@ -134,7 +135,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                         "sleepy", "eyebags", "undereye bags", "under eye circles", "sleep deprived"),
     "rested": ("well rested", "rested", "refreshed", "wide awake", "awake", "wake him up",
                "wake her up", "fresh eyes", "less tired"),
-    "arched eyebrows": ("arched eyebrows", "arched brows", "arched", "arch eyebrows",
+    "arched eyebrows": ("arched eyebrows", "arched brows", "arched", "arch eyebrows", "arch brows",
                         "high arched eyebrows", "arched eyebrow", "arch the eyebrows",
                         "raised eyebrows", "arched brow", "arch her eyebrows", "arch his eyebrows",
                         "raise her eyebrows", "raise his eyebrows", "raise the eyebrows",
@@ -192,6 +193,15 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                   "baby blue eyes", "blue irises", "ice blue eyes", "eyes blue", "bluer"),
 }
 
+# The far end of a slider in plain words: eye colours other than blue, lips without colour.
+OTHER_END_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "brown eyes": ("brown eyes", "hazel eyes", "green eyes", "dark eyes", "gray eyes", "brown eyed",
+                   "hazel eyed", "green eyed", "dark eyed", "brown irises", "hazel", "amber eyes"),
+    "natural lips": ("natural lips", "bare lips", "natural lip color", "nude lips", "plain lips",
+                     "lips natural", "lips bare"),
+}
+CONCEPTS.update(OTHER_END_CONCEPTS)
+
 # Things people ask for that no CelebA attribute covers: named so the reply can say so.
 UNSUPPORTED_CONCEPTS: dict[str, tuple[str, ...]] = {
     "red hair": ("red hair", "redhead", "ginger", "ginger hair", "auburn", "auburn hair",
@@ -248,6 +258,18 @@ NEAREST: dict[str, tuple[tuple[str, float], ...]] = {
     "bald": (("receding hairline", 1.0),),
     "receding hairline": (("bald", 1.0),),
     "rosy cheeks": (("makeup", 1.0),),
+}
+
+# The other end of a slider: a concept the model lacks that a live slider departs from ("brown hair"
+# after gray hair, "hazel eyes" after blue). Asking for it takes that slider back to 0.
+OTHER_END: dict[str, tuple[str, ...]] = {
+    "brown hair": ("gray hair", "blond hair"),
+    "black hair": ("gray hair", "blond hair"),
+    "blond hair": ("gray hair",),
+    "brown eyes": ("blue eyes",),
+    "natural lips": ("red lipstick", "lipstick"),
+    "straight hair": ("curly hair", "wavy hair"),
+    "full hair": ("bald",),
 }
 
 
