@@ -10,7 +10,7 @@ from chatface_widgets.chat import vocabulary as V
 from chatface_widgets.chat import words_en as E
 from chatface_widgets.chat.clauses import crosses_sentence, split
 from chatface_widgets.chat.normalise import normalise, stem, tokenize
-from chatface_widgets.chat.parsed import Mention, Parsed, Word
+from chatface_widgets.chat.parsed import FACT, Mention, Parsed, Word
 from chatface_widgets.chat.steps import is_steps_number
 from chatface_widgets.contract import normalize_name
 
@@ -298,6 +298,21 @@ class MentionFinder:
                     return attr, sign * s2
         return target
 
+    def mark_facts(self, p: Parsed):
+        """Mentions in a clause that states a fact, not a request: scope FACT (no edit of their own).
+
+        "she is 40", "he has a beard in real life", "her eyes are already blue", "I like the
+        glasses", "nice smile", "the beard looks good": a subject with a stative verb, "already",
+        or approval, in a clause with no request word, cue, adverb or number of its own.
+        """
+        toks = p.tokens
+        bounds = [k for k, t in enumerate(toks) if t in E.BOUNDARY_PUNCT or t in E.BOUNDARY_WORDS]
+        for m in p.mentions:
+            lo = max((b + 1 for b in bounds if b < m.start), default=0)
+            hi = min((b for b in bounds if b >= m.end), default=len(toks))
+            if _stated(toks, lo, hi, m, p.words):
+                m.scope = FACT
+
     def other_end(self, concept: str, current: Mapping[str, float]) -> str | None:
         """The live slider a concept is the other end of ("brown hair" → gray hair when it is up), or None."""
         for slider in V.OTHER_END.get(concept, ()):
@@ -359,3 +374,33 @@ def english_words() -> frozenset[str]:
                 if isinstance(part, str):
                     words.update(part.split())
     return frozenset(words)
+
+
+def _stated(toks: list[str], lo: int, hi: int, m: Mention, words: list[Word]) -> bool:
+    """Whether the clause toks[lo:hi] around mention m states a fact (see MentionFinder.mark_facts)."""
+    clause, pre, post = toks[lo:hi], toks[lo:m.start], toks[m.end:hi]
+    if any(t in E.REQUEST_WORDS for t in clause) or m.comparative:
+        return False
+    for w in words:
+        if lo <= w.start < hi and not m.start <= w.start < m.end:
+            if w.kind in ("num", "steps") or (w.kind == "adv" and w.value != E.INTENSIFIER):
+                return False
+            if w.kind == "cue" and w.phrase not in E.STATIVE_CUES:
+                return False
+    if "already" in clause:
+        return True
+    if post[:1] and post[0] in ("looks", "look", "is", "are", "seems") and set(post[1:3]) & E.APPROVAL:
+        return True  # "the beard looks good"
+    if pre and pre[-1] in E.APPROVAL and all(t in E.APPROVAL or t in E.DETERMINERS for t in pre):
+        return True  # "nice smile"
+    for j in range(len(pre) - 1):
+        verb = pre[j + 1]
+        subject = pre[j] in E.SUBJECTS or (j > 0 and pre[j - 1] in E.POSSESSIVES)
+        if not subject or verb not in E.STATIVE_VERBS:
+            continue
+        if verb == "s" and pre[j] not in ("he", "she", "it", "that"):
+            continue
+        if verb in E.LIKING_VERBS and not any(t in E.DETERMINERS for t in pre[j + 2:]):
+            continue  # "I like blue eyes" may be a wish; "I like the glasses" is about these
+        return True
+    return False

@@ -190,6 +190,7 @@ class RuleInterpreter:
         self._mentions.find(p)
         find_words(p)
         self._mentions.drop_cue_mentions(p)
+        self._mentions.mark_facts(p)
         return p
 
     def _residual(self, p: Parsed) -> list[str]:
@@ -337,9 +338,10 @@ class RuleInterpreter:
             edits.pop(attr, None)
         if not edits and new_steps is None and kept and not missing:
             return Plan.none(f"OK, keeping the {', '.join(kept)} as they are.", understood=True)
-        if not edits and new_steps is None and not missing:
-            what = ", ".join(left_out) or "change"
-            return Plan.none(f"OK, no {what}; nothing changed.", understood=True)
+        if not edits and new_steps is None and not missing and left_out:
+            return Plan.none(f"OK, no {', '.join(left_out)}; nothing changed.", understood=True)
+        if not edits and new_steps is None and not missing:  # statements, comparisons
+            return Plan.none("OK, nothing to change there. " + self.capabilities(), understood=True)
         return self._finish(list(edits.values()), missing, new_steps, steps, instead,
                             p.understood)
 

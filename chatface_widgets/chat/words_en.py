@@ -180,6 +180,7 @@ for _value, _words in (
              "nothing too heavy", "nothing too obvious", "nothing too dramatic", "nothing big",
              "nothing major", "nothing fancy", "but subtle", "keep it subtle", "keep it light",
              "not a huge one", "not a big one", "not huge", "not big", "not a lot",
+             "barely noticeable", "hardly noticeable", "barely there", "just noticeable",
              "but not too much", "not a strong one", "not an extreme one")),
     (MEDIUM, ("somewhat", "moderately", "moderate", "medium", "fairly", "kind of", "kinda",
               "sort of", "sorta", "partially", "partly", "reasonably", "rather", "halfway",
@@ -354,6 +355,7 @@ OFF_TOPIC_WORDS = frozenset({
 })
 # Openings of questions about something else ("how old are you?"), unless an edit verb follows.
 QUESTION_STARTS = (("how", "old"), ("who",), ("why",), ("what", "is"), ("what", "s"), ("whats",),
+                   ("what", "does"), ("what", "do"),
                    ("what", "are"), ("where",), ("when",), ("do", "you"), ("are", "you"),
                    ("how", "do"), ("how", "does"), ("how", "many"), ("how", "much"),
                    ("tell", "me"), ("explain",), ("what", "time"), ("which",), ("did", "you"),
@@ -451,3 +453,20 @@ CORRECTION_MARKERS = (("no", "wait"), ("wait", "no"), ("actually", "no"), ("no",
 # Words around a correction marker that belong to neither side ("sorry, I meant", "err, I mean").
 CORRECTION_FILLERS = frozenset({",", ".", ";", "!", "?", "sorry", "oh", "err", "erm", "um", "uh",
                                 "hmm", "hm", "well", "no", "wait", "oops", "ah", "nope", "nah"})
+# Statements, not requests ("she is 40", "he has a beard", "I like the glasses", "nice smile").
+SUBJECTS = frozenset({"i", "he", "she", "they", "we", "it", "that", "this"})
+POSSESSIVES = frozenset({"my", "his", "her", "their", "our", "your"})
+STATIVE_VERBS = frozenset({"is", "are", "was", "were", "am", "m", "has", "have", "had", "wear",
+                           "wears", "wore", "turned", "turns", "s", "like", "likes", "love", "loves"})
+STATIVE_CUES = frozenset({"have", "wear", "wearing", "like", "love"})  # cues that may state a fact
+LIKING_VERBS = frozenset({"like", "likes", "love", "loves"})  # a fact only about "the" thing there
+APPROVAL = frozenset({"good", "great", "right", "fine", "perfect", "nice", "lovely", "ok", "okay",
+                      "amazing", "awesome", "beautiful", "cool", "fantastic", "gorgeous", "wonderful",
+                      "spot"})
+# Words that make a clause a request however it is phrased ("she should be 40", "I want him bald").
+REQUEST_WORDS = frozenset({"should", "could", "would", "d", "want", "wants", "wanted", "wish",
+                           "need", "needs", "to", "make", "let", "please", "can", "will", "ll",
+                           "give", "add", "more", "less", "too", "enough", "if", "how", "try",
+                           "maybe", "instead", "look", "looking", "become", "be", "again",
+                           "still", "remove", "get", "put", "going", "getting", "becoming",
+                           "turning", "go"})
