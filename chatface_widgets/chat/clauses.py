@@ -28,8 +28,8 @@ def segments(p: Parsed) -> list[tuple[int, int, str]]:
     inside = set()
     for m in p.mentions:
         inside.update(range(m.start, m.end))
-    for w in p.words:
-        inside.update(range(w.start + 1, w.end))
+    for w in p.words:  # "but subtle", "but not too much": an adverb phrase keeps its "but"
+        inside.update(range(w.start if w.kind == "adv" else w.start + 1, w.end))
     segs, start, before, run = [], 0, "", []
     for k, t in enumerate(p.tokens):
         if k not in inside and (t in E.BOUNDARY_PUNCT or t in E.BOUNDARY_WORDS):

@@ -12,6 +12,14 @@ from chatface_widgets.chat.plan import Plan
 from chatface_widgets.chat.steps import steps_reply
 from chatface_widgets.contract import STRENGTH_MAX, STRENGTH_MIN, quantize
 
+QUOTE_CHARS = 60  # the most of the user's own text a reply quotes back (a 100 KB message is not echoed)
+
+
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """The user's text as a reply may quote it: at most ``limit`` characters, "…" marking a cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
 
 def capabilities(attributes: Sequence[str]) -> str:
     """A one-line list of what this interpreter can change."""

@@ -75,7 +75,7 @@ from chatface_widgets.chat.mentions import MentionFinder
 from chatface_widgets.chat.normalise import tokenize
 from chatface_widgets.chat.parsed import EXCLUDED, REQUESTED, Edit, Mention, Parsed, Word
 from chatface_widgets.chat.plan import Plan
-from chatface_widgets.chat.reply import capabilities, finish, range_note
+from chatface_widgets.chat.reply import capabilities, clip, finish, range_note
 from chatface_widgets.chat.steps import level_up, steps_asked, steps_reply
 from chatface_widgets.chat.strengths import apply_op, assign_ops, assign_strengths, find_words, lexicon
 from chatface_widgets.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
@@ -176,7 +176,7 @@ class RuleInterpreter:
         residual = self._residual(p)
         off_topic = self._off_topic(p)
         if not p.mentions and p.dropped:
-            what = ", ".join(dict.fromkeys(p.dropped))
+            what = clip(", ".join(dict.fromkeys(p.dropped)))
             return Plan.none(f"I can only edit the face itself, not {what}. " + self.capabilities())
         if not p.mentions:
             return self._no_mention(p, residual, off_topic, current, steps)
@@ -247,7 +247,7 @@ class RuleInterpreter:
             if hit is not None:
                 return self._edit(p, current, steps)
         if residual:
-            what = " ".join(residual[:4])
+            what = clip(" ".join(clip(t, 30) for t in residual[:4]))
             return Plan.none(f"Sorry, I can't change “{what}”. " + self.capabilities())
         return Plan.none("I'm not sure what to change. " + self.capabilities())
 
