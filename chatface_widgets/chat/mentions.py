@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Mapping, Sequence
 
@@ -111,14 +112,26 @@ class MentionFinder:
         """"make the sky gray", "blur the background", "a glass of water": about the scene, not the face."""
         toks, keep = p.tokens, []
         personal = {"him", "her", "his", "he", "she", "hers", "them", "their", "face", "me", "my"}
+        n = len(toks)
+        starts, lo = [], 0  # where the sentence part holding each token starts
+        for k, t in enumerate(toks):
+            starts.append(lo)
+            if t in E.BOUNDARY_PUNCT:
+                lo = k + 1
+        people = [0] * (n + 1)  # people[k]: person words in toks[k:] (counted once, from the end)
+        scenes = [0] * (n + 1)  # scenes[k]: scene nouns in toks[:k]
+        for k in range(n - 1, -1, -1):
+            hit = toks[k] in personal or stems[k] in E.HEAD_NOUNS or toks[k] in E.PERSON_NOUNS
+            people[k] = people[k + 1] + hit
+        for k in range(n):
+            scenes[k + 1] = scenes[k] + (stems[k] in E.SCENE_NOUNS)
         for m in p.mentions:
-            nxt = [k for k in range(m.end, min(len(toks), m.end + 3)) if toks[k] not in E.DETERMINERS]
+            nxt = [k for k in range(m.end, min(n, m.end + 3)) if toks[k] not in E.DETERMINERS]
             after = stems[nxt[0]] if nxt else ""
-            lo = max((k + 1 for k in range(m.start) if toks[k] in E.BOUNDARY_PUNCT), default=0)
+            lo = starts[m.start]
             clause = range(lo, m.start)
-            before = any(stems[k] in E.SCENE_NOUNS for k in clause)
-            person = any(toks[k] in personal or stems[k] in E.HEAD_NOUNS or toks[k] in E.PERSON_NOUNS
-                         for k in range(lo, len(toks)) if not m.start <= k < m.end)
+            before = scenes[m.start] - scenes[lo] > 0
+            person = people[lo] - (people[m.start] - people[m.end]) > 0
             glass_of = toks[m.start] == "glass" and after == "of"
             if glass_of or (m.end - m.start == 1 and (after in E.SCENE_NOUNS or (before and not person))):
                 noun = next((toks[k] for k in [*clause, *nxt] if stems[k] in E.SCENE_NOUNS), toks[m.start])
@@ -307,10 +320,18 @@ class MentionFinder:
         """
         toks = p.tokens
         bounds = [k for k, t in enumerate(toks) if t in E.BOUNDARY_PUNCT or t in E.BOUNDARY_WORDS]
+        asking: dict[tuple[int, int], bool] = {}
         for m in p.mentions:
-            lo = max((b + 1 for b in bounds if b < m.start), default=0)
-            hi = min((b for b in bounds if b >= m.end), default=len(toks))
-            if _stated(toks, lo, hi, m, p.words):
+            at = bisect_left(bounds, m.start)
+            lo = bounds[at - 1] + 1 if at else 0
+            at = bisect_left(bounds, m.end)
+            hi = bounds[at] if at < len(bounds) else len(toks)
+            if (lo, hi) not in asking:  # a request word anywhere in the clause (once per clause)
+                asking[lo, hi] = any(t in E.REQUEST_WORDS for t in toks[lo:hi])
+            if asking[lo, hi]:
+                continue
+            words = [w for w in p.words[bisect_left(p.words, lo, key=_start):] if w.start < hi]
+            if _stated(toks, lo, hi, m, words):
                 m.scope = FACT
 
     def other_end(self, concept: str, current: Mapping[str, float]) -> str | None:
@@ -378,8 +399,8 @@ def english_words() -> frozenset[str]:
 
 def _stated(toks: list[str], lo: int, hi: int, m: Mention, words: list[Word]) -> bool:
     """Whether the clause toks[lo:hi] around mention m states a fact (see MentionFinder.mark_facts)."""
-    clause, pre, post = toks[lo:hi], toks[lo:m.start], toks[m.end:hi]
-    if any(t in E.REQUEST_WORDS for t in clause) or m.comparative:
+    pre, post = toks[lo:m.start], toks[m.end:hi]
+    if m.comparative or any(t in E.REQUEST_WORDS for t in pre[-12:] + post[:12]):
         return False
     for w in words:
         if lo <= w.start < hi and not m.start <= w.start < m.end:
@@ -387,7 +408,7 @@ def _stated(toks: list[str], lo: int, hi: int, m: Mention, words: list[Word]) ->
                 return False
             if w.kind == "cue" and w.phrase not in E.STATIVE_CUES:
                 return False
-    if "already" in clause:
+    if "already" in pre or "already" in post:
         return True
     if post[:1] and post[0] in ("looks", "look", "is", "are", "seems") and set(post[1:3]) & E.APPROVAL:
         return True  # "the beard looks good"
@@ -404,3 +425,8 @@ def _stated(toks: list[str], lo: int, hi: int, m: Mention, words: list[Word]) ->
             continue  # "I like blue eyes" may be a wish; "I like the glasses" is about these
         return True
     return False
+
+
+def _start(w: Word) -> int:
+    """A word's first token (the sort key of ``Parsed.words``)."""
+    return w.start
