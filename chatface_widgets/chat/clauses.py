@@ -127,7 +127,8 @@ def _marker(toks: list[str]) -> tuple[int, int] | None:
                 continue
             end = k + len(marker)
             if len(marker) == 1:  # one word: between punctuation ("..., no, ...") or after it
-                before = toks[k - 1] in E.BOUNDARY_PUNCT
+                before = toks[k - 1] in E.BOUNDARY_PUNCT or (  # ", hmm no, ..."
+                    k >= 2 and toks[k - 1] in E.CORRECTION_FILLERS and toks[k - 2] in E.BOUNDARY_PUNCT)
                 after = end < len(toks) and toks[end] in E.BOUNDARY_PUNCT
                 if not before or (marker == ("no",) and not after):
                     continue

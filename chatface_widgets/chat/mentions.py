@@ -160,8 +160,9 @@ class MentionFinder:
             age = word or int(t)
             decade = t.endswith("ies") or t == "teens"  # "in her sixties"
             before, after = toks[max(0, k - 2):k], toks[k + 1:k + 3]
-            if any(m.concept in ("old", "young") for m in p.mentions):
-                continue
+            if any(m.concept in ("old", "young") and not split(toks, m, Mention(k, k + 1, "", ""))
+                   for m in p.mentions):
+                continue  # one age per clause ("he is 70 but make him look 40": two clauses)
             if after[:1] in (["years"], ["year"], ["yrs"]) and (
                     "add" in before or "plus" in before or "take" in toks[max(0, k - 3):k]
                     or "off" in toks[k + 1:k + 5]):  # "add twenty years", "take ten years off"
@@ -213,7 +214,8 @@ class MentionFinder:
         hits = sorted(w for w in found if w != word and one_edit(word, w) and _plausible(word, w))
         if not hits:
             return None
-        return min(hits, key=lambda w: (w[0] != word[0], abs(len(w) - len(word)), w))
+        # a dropped letter is the likelier typo: "glases" is "glasses" before "glass"
+        return min(hits, key=lambda w: (w[0] != word[0], len(w) < len(word), abs(len(w) - len(word)), w))
 
     def _find_bare_parts(self, p: Parsed, stems: list[str]):
         """"shrink his nose": a bare face part next to a size cue, when nothing else is named."""

@@ -73,7 +73,7 @@ from chatface_widgets.chat import memory
 from chatface_widgets.chat.memory import Memory
 from chatface_widgets.chat.mentions import MentionFinder
 from chatface_widgets.chat.normalise import tokenize
-from chatface_widgets.chat.parsed import EXCLUDED, REQUESTED, Edit, Mention, Parsed, Word
+from chatface_widgets.chat.parsed import EXCLUDED, FACT, REQUESTED, Edit, Mention, Parsed, Word
 from chatface_widgets.chat.plan import Plan
 from chatface_widgets.chat.reply import capabilities, clip, finish, range_note
 from chatface_widgets.chat.steps import level_up, steps_asked, steps_reply
@@ -306,6 +306,8 @@ class RuleInterpreter:
             op = ops[id(m)]
             if op == E.EXCLUDE:
                 m.scope = EXCLUDED
+            elif m.scope == FACT and op not in (E.SET, E.KEEP):
+                m.scope = REQUESTED  # "her smile is nice, but make it bigger": a later clause asks
             if m.scope != REQUESTED:  # excluded, compared or stated as fact: no edit of its own
                 if m.scope == EXCLUDED and target is not None:
                     attr, sign = target

@@ -13,6 +13,7 @@ from chatface_widgets.chat.steps import is_steps_number
 from chatface_widgets.contract import DEFAULT_STRENGTH, STRENGTH_MAX
 
 STEP = 0.25  # the size of one relative change
+_ARTICLES = E.DETERMINERS | {"a", "an", "any", "some"}  # between "not" and what it leaves out
 BIG_STEP = 0.5  # "a lot more"
 
 
@@ -183,7 +184,7 @@ def assign_ops(p: Parsed, segments) -> dict[int, str]:
         nms, ncues, nbefore = seg_of[k + 1]
         if (ms and nms and not ncues and nbefore in (",", ";", "but") and len(cues) == 1
                 and cues[0].phrase == "not" and cues[0].end <= ms[0].start
-                and all(t in E.DETERMINERS for t in p.tokens[cues[0].end:ms[0].start])):
+                and all(t in _ARTICLES for t in p.tokens[cues[0].end:ms[0].start])):
             for m in ms:
                 ops[id(m)] = E.EXCLUDE
             for m in nms:  # the list rule above gave them the "not"
