@@ -47,10 +47,21 @@ ages may be numbers, number words, decades or life stages ("around seventy", "in
 moves (a live antonym slider is lowered before the other is raised); closings ("all good now,
 nothing else") edit nothing.
 
-The parse is a pipeline of small stages, one module each: ``normalise`` (text → tokens) →
-``clauses`` → ``mentions`` (the model's words, with their scope) → ``strengths`` (cues, adverbs,
-numbers) → ``steps`` → ``memory`` (follow-ups, undo) → ``reply``. This class builds them from the
-contract and runs them in order.
+The parse is a pipeline of small stages, one module each: ``normalise`` (text → tokens: escape
+codes, numbers in words and odd numerals) → ``clauses`` (splitting, self-corrections) →
+``mentions`` (the model's words, typos by edit distance, and each mention's scope) → ``strengths``
+(cues, adverbs, numbers anywhere in the clause) → ``steps`` → ``memory`` (follow-ups, undo) →
+``reply``. ``parsed.py`` holds what they hand on; ``vocabulary.py`` the model's words and
+``words_en.py`` the English grammar words. This class builds the stages from the contract and runs
+them in order.
+
+Issue 29: a mention has a scope. *Excluded* ("don't add glasses", "forget the hat", "not the
+necklace, the earrings") edits nothing, except that an own edit in that direction is taken back;
+*stated as fact* ("she is 40", "he has a beard", "I like the glasses", "nice smile") edits nothing
+unless a later clause asks for a change. "X, no wait, Y" / "I mean" / "scratch that" keep Y. The
+other end of a slider the model lacks ("brown hair" after gray hair, "hazel eyes" after blue) takes
+the live slider back to 0. A word one typo from an attribute word is read as it and the reply says
+so ("(Read “smille” as “smile”.)"). Replies quote at most 60 characters of the user's text.
 
 Only names from ``attributes`` ever appear in ``plan.edits``; a known attribute the model lacks
 ("give her a hat" without a hat mapper) gets a reply that lists what is available.
