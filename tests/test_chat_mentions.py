@@ -100,3 +100,9 @@ def test_the_other_end_of_a_slider(toy):
     assert toy.parse("give him his brown hair back", {"gray hair": 0.7}).edits == {"gray hair": 0.0}
     assert toy.parse("hazel eyes", {"blue eyes": 0.6}).edits == {"blue eyes": 0.0}
     assert toy.parse("hazel eyes").edits == {}  # nothing to take back: not available
+
+
+def test_a_yardstick_is_compared_not_edited(toy):
+    assert toy.parse("make the smile as big as the beard", {"beard": 0.6}).edits == {"smile": 0.8}
+    assert toy.parse("more smile than beard").edits == {"smile": 0.5}
+    assert toy.parse("add a smile as well as glasses").edits == {"smile": 0.5, "eyeglasses": 0.5}

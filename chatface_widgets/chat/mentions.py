@@ -11,7 +11,7 @@ from chatface_widgets.chat import vocabulary as V
 from chatface_widgets.chat import words_en as E
 from chatface_widgets.chat.clauses import crosses_sentence, split
 from chatface_widgets.chat.normalise import normalise, stem, tokenize
-from chatface_widgets.chat.parsed import FACT, Mention, Parsed, Word
+from chatface_widgets.chat.parsed import COMPARED, FACT, REQUESTED, Mention, Parsed, Word
 from chatface_widgets.chat.steps import is_steps_number
 from chatface_widgets.contract import normalize_name
 
@@ -335,6 +335,22 @@ class MentionFinder:
             words = [w for w in p.words[bisect_left(p.words, lo, key=_start):] if w.start < hi]
             if _stated(toks, lo, hi, m, words):
                 m.scope = FACT
+
+    def mark_compared(self, p: Parsed):
+        """A mention used as a yardstick is COMPARED, not edited: "grayer than his beard", "as big as
+        the glasses"; only when another mention in the message is the one being changed."""
+        toks = p.tokens
+        for m in p.mentions:
+            k = m.start - 1
+            while k >= 0 and (toks[k] in E.DETERMINERS or toks[k] in E.POSSESSIVES):
+                k -= 1
+            if k < 0 or toks[k] not in ("than", "as", "like"):
+                continue
+            lo = max((j + 1 for j in range(k) if toks[j] in E.BOUNDARY_PUNCT), default=0)
+            yardstick = toks[k] == "than" or (toks[k] == "as" and "as" in toks[lo:k - 1] and toks[k - 1] != "well") or (
+                toks[k] == "like" and k > 0 and toks[k - 1] in ("just", "exactly"))
+            if yardstick and any(o.start < m.start and o.scope == REQUESTED for o in p.mentions):
+                m.scope = COMPARED
 
     def other_end(self, concept: str, current: Mapping[str, float]) -> str | None:
         """The live slider a concept is the other end of ("brown hair" → gray hair when it is up), or None."""

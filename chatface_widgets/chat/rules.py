@@ -202,6 +202,7 @@ class RuleInterpreter:
         find_words(p)
         self._mentions.drop_cue_mentions(p)
         self._mentions.mark_facts(p)
+        self._mentions.mark_compared(p)
         return p
 
     def _residual(self, p: Parsed) -> list[str]:
