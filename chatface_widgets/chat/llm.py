@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from chatface_widgets.chat import vocabulary as V
 from chatface_widgets.chat.base import contract_and_names
-from chatface_widgets.chat.plan import Plan, snap_steps
+from chatface_widgets.chat.plan import Plan
 from chatface_widgets.chat.rules import RuleInterpreter
 from chatface_widgets.foundation.contract import (DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN, EditContract,
                                        normalize_name, quantize)
@@ -369,10 +369,7 @@ class OpenAIInterpreter:
         except ValueError as err:
             if steps < 2:
                 raise ValueError(f"steps must be null or a valid count: {err}") from None
-        top = policy.maximum if policy.maximum is not None else 1000
-        snapped = snap_steps(steps, 2, top)
-        if snapped > top:
-            snapped = max(policy.choices(top))
+        snapped = policy.snap(steps)
         notes.append(f"{steps} steps is not valid here, used {snapped}")
         return snapped
 

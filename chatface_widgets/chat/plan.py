@@ -17,13 +17,6 @@ from chatface_widgets.foundation.steps import check_steps
 Action = Literal["edit", "undo", "redo", "reset", "none"]
 
 
-def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
-    """The valid step count nearest to ``steps`` after clamping to [low, high] (larger on a tie)."""
-    from chatface_widgets.foundation.steps import nearest_valid_steps
-
-    return max(nearest_valid_steps(min(max(int(steps), low), high)))
-
-
 class Plan(BaseModel):
     """Attribute strengths to set, decoding steps, and a short reply for the user."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from chatface_widgets.chat.parsed import Parsed
-from chatface_widgets.chat.plan import snap_steps
 
 STEP_NAMES = frozenset({"step", "steps", "timesteps", "timestep", "iterations", "iteration", "ddim"})
 
@@ -56,10 +55,7 @@ def explicit_steps(phrase: str, policy, levels: tuple[int, int, int]) -> tuple[i
     try:
         return (policy.check(int(asked)) if asked.is_integer() else policy.check(asked)), ""
     except ValueError:
-        top = policy.maximum if policy.maximum is not None else 1000
-        snapped = snap_steps(int(round(asked)), 2, top)
-        if policy.maximum is not None and snapped > policy.maximum:
-            snapped = max(c for c in policy.choices(policy.maximum))
+        snapped = policy.snap(asked)
         fast, better, best = levels
         note = (f"{phrase} steps is not a valid count here; using {snapped} "
                 f"(the usual choices are {fast}, {better} and {best}).")

@@ -80,6 +80,8 @@ class Engine:
         self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
         self._parser = _UNSET  # the face parser, loaded on first use (see parser)
         self._painters: dict[str, object] = {}  # attribute -> its texture painter or None, loaded on first use
+        self._schedules: dict = {}  # steps -> Schedule (diffusion.schedule), made once per step count
+        self._contract: Optional[tuple] = None  # (registry size, EditContract), made once
 
     @contextmanager
     def compute(self):
@@ -166,7 +168,9 @@ class Engine:
     @property
     def contract(self) -> EditContract:
         """This model's edit contract: attribute names and synonyms, recommended strengths, step policy."""
-        return self.registry.contract(StepPolicy(default=self.info.default_steps))
+        if self._contract is None or self._contract[0] != len(self.registry.names):
+            self._contract = (len(self.registry.names), self.registry.contract(StepPolicy(default=self.info.default_steps)))
+        return self._contract[1]
 
     @property
     def attributes(self) -> list[str]:
@@ -283,7 +287,10 @@ class Engine:
 
     def schedule(self, steps: int) -> Schedule:
         """The DDIM schedule of this model for ``steps`` (validated; ValueError names the valid counts)."""
-        return make_schedule(check_steps(steps), self.model.config.prediction)
+        schedule = self._schedules.get(steps)
+        if schedule is None:  # checked once per step count; a render's later calls reuse it
+            schedule = self._schedules[steps] = make_schedule(check_steps(steps), self.model.config.prediction)
+        return schedule
 
     def _net(self, fast: bool):
         return self.speed if fast else self.model
@@ -392,7 +399,6 @@ class Face:
 
     def trajectory(self, steps: int) -> local_edits.Trajectory:
         """The photo's DDIM inversion trajectory with ``steps`` steps, computed once and cached."""
-        steps = check_steps(steps)
         with self._noise_lock:
             if steps not in self._trajectories:
                 self._trajectories[steps] = self.engine.invert_trajectory(self.x0, self.z, steps)
@@ -439,7 +445,7 @@ class Face:
         LOCAL_THRESHOLD, grown by ``reach`` (a fraction of the side, default LOCAL_REACH) and feathered;
         the score is computed once per face, so moving a slider re-uses it.
         """
-        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
+        steps = self.engine.contract.steps.or_default(steps)
         return self._region(self.engine.registry.validate(edits or {}), steps, reach)
 
     def _region(self, clean: Mapping[str, float], steps: int, reach: Optional[float]) -> torch.Tensor:

@@ -314,7 +314,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
     """
     started = time.time()
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = check_steps(engine.info.default_steps if steps is None else steps)
+    steps = engine.contract.steps.or_default(steps)
     pairs = attribute_pairs(engine, attributes)
     names = [n for n, _ in pairs]
     keys = dict(pairs)
@@ -438,7 +438,7 @@ def class_mean_direction(engine: Engine, oracle: Optional[Oracle] = None, attrib
     from chatface_widgets.photos.photo import to_pil
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = check_steps(engine.info.default_steps if steps is None else steps)
+    steps = engine.contract.steps.or_default(steps)
     opened = opened if opened is not None else open_faces(engine, faces, seed)
     with_z, without_z, seen = class_means(engine, attribute, per_class)
     targets = [op for op in opened if not attribute_labels(op.params)[attribute]]

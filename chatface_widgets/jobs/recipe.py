@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from chatface_widgets.foundation.contract import INTERACTIVE_MAX_STEPS
+from chatface_widgets.foundation.steps import INTERACTIVE_MAX_STEPS, StepPolicy
 from chatface_widgets.foundation.files import atomic_write_bytes
 from chatface_widgets.foundation.settings import RenderSettings, SettingsError
 
@@ -92,9 +92,13 @@ class Recipe:
         if self.plan is not None and not isinstance(self.plan, Mapping):
             raise RecipeError(f'a recipe\'s "plan" must be an object or null, got {type(self.plan).__name__}')
         steps = self.settings.steps
-        if steps is None or not 1 <= steps <= INTERACTIVE_MAX_STEPS:
-            raise RecipeError(f"a recipe's steps must be a valid count from 2 to {INTERACTIVE_MAX_STEPS}, got {steps!r} "
-                              "(the same bound as the CLI and the panel)")
+        try:
+            if steps is None:
+                raise ValueError("a recipe states its step count")
+            StepPolicy(default=min(steps, INTERACTIVE_MAX_STEPS) if steps >= 2 else 2).bounded().check(steps)
+        except ValueError as exc:
+            raise RecipeError(f"a recipe's steps must be a valid count from 2 to {INTERACTIVE_MAX_STEPS} (the same "
+                              f"bound as the CLI and the panel), got {steps!r}: {exc}") from None
         object.__setattr__(self, "model", {"name": model["name"], "sha256": model["sha256"]})
 
     # --- making one ----------------------------------------------------------------------------
@@ -102,7 +106,10 @@ class Recipe:
     @classmethod
     def from_settings(cls, engine, settings: RenderSettings, request: str = "", plan=None) -> "Recipe":
         """A recipe of ``settings`` for ``engine``'s model: names canonical, steps resolved and bounded."""
-        settings = engine.settings(settings, bounded=True)
+        try:
+            settings = engine.settings(settings, bounded=True)
+        except ValueError as exc:
+            raise RecipeError(f"a recipe's settings: {exc}") from None
         dumped = plan.model_dump() if hasattr(plan, "model_dump") else (dict(plan) if plan is not None else None)
         return cls(model=model_identity(engine), settings=settings, request=str(request or ""), plan=dumped)
 
