@@ -256,3 +256,11 @@ def test_panel_saves_never_land_in_the_package(tmp_path):
     finally:
         panel.close()
     assert os.path.isdir(find("toy").sample("ben").parent)
+
+
+def test_the_llm_fallback_note_is_said_once(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    status, out, err = _run(capsys, "edit", "sample:ben", "add glasses", "--model", "tiny", "-o", tmp_path / "o.png",
+                            "--llm", "openai")
+    assert status == 0 and (out + err).count("offline rules") == 1, out + err

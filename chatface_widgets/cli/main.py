@@ -144,7 +144,7 @@ def cmd_edit(args) -> int:
                           "settings": settings.to_dict()}, ensure_ascii=False))
     else:
         print(plan.reply or "OK.")
-        if plan.note:
+        if plan.note and plan.note not in (plan.reply or ""):  # said once: the reply may carry it already
             _warn(f"note: {plan.note}")
     if not settings.edits:
         _warn(f"nothing to change for {_clip(args.request, 80)!r}, so {out} was not written (exit status "
