@@ -339,12 +339,12 @@ class OpenAIInterpreter:
             action = "edit"
         if action in ("undo", "redo", "reset", "none"):
             edits, new_steps = {}, None
+        keep, only = self._parts(reply.keep, notes), self._parts(reply.only, notes)
         text = self._redact(reply.reply.strip())[:MAX_REPLY_CHARS] or _default_reply(edits, new_steps)
         note = None
         if notes:
             note = "checked by the rules: " + "; ".join(notes)
             text = f"{text} (Note: {note}.)"
-        keep, only = self._parts(reply.keep, notes), self._parts(reply.only, notes)
         if action == "none" and (keep or only or reply.anywhere):
             action = "edit"
         return Plan(edits=edits, steps=new_steps, reply=text, action=action,

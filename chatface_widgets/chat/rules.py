@@ -172,7 +172,7 @@ class RuleInterpreter:
                    if isinstance(v, numbers.Real) and not math.isnan(float(v))}
         self._step_note = ""
         tokens = strip_answer(tokenize(text if isinstance(text, str) else str(text)))
-        tokens, said = where.find(tokens)  # the where stage: parts kept or limited to (issue 30)
+        tokens, said = where.find(tokens, lambda word: self._mentions.match(word) is not None)  # the where stage: parts kept or limited to (issue 30)
         if said.unknown:
             return Plan.none(said.reply(), understood=True)
         if said and where.nothing_else(tokens):

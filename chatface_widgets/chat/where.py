@@ -85,37 +85,41 @@ def _match(tokens: list, k: int, phrases) -> int:
     return 0
 
 
-def _part_at(tokens: list, k: int):
-    """(part name or "?word" for an unknown part, tokens used) at tokens[k:], else (None, 0)."""
+def _part_at(tokens: list, k: int, attribute=lambda word: False):
+    """(part name or "?word" for an unknown part, tokens used) at tokens[k:], else (None, 0).
+
+    ``attribute(word)``: whether the model edits something by that name (then "necklace" is an attribute, not a part).
+    """
     if tuple(tokens[k:k + 2]) in PART_WORDS:
         return PART_WORDS[tuple(tokens[k:k + 2])], 2
     word = tokens[k] if k < len(tokens) else None
     if word in PART_WORDS:
         return PART_WORDS[word], 1
-    if word in UNKNOWN_PARTS:
+    if word in UNKNOWN_PARTS and not attribute(word):
         return "?" + word, 1
     return None, 0
 
 
-def _parts_list(tokens: list, k: int):
+def _parts_list(tokens: list, k: int, attribute=lambda word: False):
     """Parts named from tokens[k:] ("the hair and her eyes"): (names, index after them); a list needs a part first."""
     names = []
     j = k
     while True:
         d = 1 if j < len(tokens) and tokens[j] in DETERMINERS else 0
-        part, n = _part_at(tokens, j + d)
+        part, n = _part_at(tokens, j + d, attribute)
         if part is None:
             return names, j
         names.append(part)
         j += d + n
-        if j < len(tokens) and tokens[j] in JOINERS and _part_at(tokens, j + 1 + (tokens[j + 1] in DETERMINERS if j + 1 < len(tokens) else 0))[0]:
+        after = j + 1 + (tokens[j + 1] in DETERMINERS if j + 1 < len(tokens) else 0)
+        if j < len(tokens) and tokens[j] in JOINERS and _part_at(tokens, after, attribute)[0]:
             j += 1
             continue
         return names, j
 
 
-def find(tokens: list) -> tuple[list, Where]:
-    """(the tokens without the constraint phrases, what they say)."""
+def find(tokens: list, attribute=lambda word: False) -> tuple[list, Where]:
+    """(the tokens without the constraint phrases, what they say); ``attribute``: see :func:`_part_at`."""
     where = Where()
     rest = []
     k = 0
@@ -129,14 +133,14 @@ def find(tokens: list) -> tuple[list, Where]:
         if not n:
             kind, n = ("only", _match(tokens, k, ONLY_CUES))
         if n:
-            names, end = _parts_list(tokens, k + n)
+            names, end = _parts_list(tokens, k + n, attribute)
             if names:
                 kind = "only" if kind == "keep" and _match(tokens, end, ONLY_TAILS) else kind
                 end += _match(tokens, end, KEEP_TAILS if kind == "keep" else ONLY_TAILS)
                 _add(where, kind, names)
                 k = end
                 continue
-        names, end = _parts_list(tokens, k)
+        names, end = _parts_list(tokens, k, attribute)
         if names and (_match(tokens, end, ONLY_TAILS) or _match(tokens, end, KEEP_TAILS[-5:-1])):
             kind = "only" if _match(tokens, end, ONLY_TAILS) else "keep"
             end += _match(tokens, end, ONLY_TAILS if kind == "only" else KEEP_TAILS)

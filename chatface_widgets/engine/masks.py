@@ -89,8 +89,9 @@ def allowed_region(face, settings) -> Optional[torch.Tensor]:
     if not settings.constrained:
         return None
     allowed = torch.ones_like(face.x0[:, :1])
-    if settings.only:
-        allowed = allowed * part_map(face, settings.only, 0.0)
+    if settings.only:  # its edge pixels the parser may have given to a neighbour are left out
+        side = face.x0.shape[-1]
+        allowed = allowed * shrink(part_map(face, settings.only, 0.0), int(round(KEEP_GROW * side)))
     if settings.keep:
         allowed = allowed * (1.0 - part_map(face, settings.keep, KEEP_GROW))
     if settings.mask is not None:
@@ -99,7 +100,7 @@ def allowed_region(face, settings) -> Optional[torch.Tensor]:
 
 
 def shrink(mask: torch.Tensor, pixels: int) -> torch.Tensor:
-    """A mask eroded by ``pixels`` (for tests and reports: the inside of a region, away from its edge)."""
+    """A mask eroded by ``pixels`` (the inside of a region, away from its edge)."""
     if pixels <= 0:
         return mask
     return -F.max_pool2d(-mask, 2 * pixels + 1, stride=1, padding=pixels)
