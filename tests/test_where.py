@@ -89,7 +89,8 @@ def test_only_limits_to_a_part_and_a_mask_limits_to_its_pixels(engine, bearded):
     mask[:, :24] = 1.0  # the left half only
     half = _rgb(face.render({"gray hair": 1.0}, mask=mask))
     assert np.array_equal(half[:, 24:], photo[:, 24:]) and (half[:, :24] != photo[:, :24]).any()
-    assert np.array_equal(_rgb(face.render({"gray hair": 1.0}, mask=Image.fromarray(mask * 255).convert("L"))), half)
+    again = _rgb(face.render({"gray hair": 1.0}, mask=Image.fromarray(mask * 255).convert("L")))
+    assert np.abs(again - half).max() <= 1  # the same mask as an image (a cached reconstruction: float rounding)
 
 
 def test_a_constraint_is_cached_like_the_region(engine):
