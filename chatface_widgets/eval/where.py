@@ -108,16 +108,20 @@ def where_report(engine: Engine, faces: int = 30, seed: int = 1700, steps: Optio
     return jsonable({"cases": table, "meta": meta})
 
 
+def _f(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def summary(result: dict) -> str:
     """Markdown table: one row per case."""
     lines = ["| request | hit (faces) | hit where it lies in the allowed parts (faces) | hit without | "
              "PSNR outside, min / mean (dB) | changed outside | PSNR outside without |",
              "|---|---|---|---|---|---|---|"]
     for label, m in result["cases"].items():
-        lines.append(f"| {label} | {m['hit_rate']:.2f} ({m['eligible_faces']}) | {m['hit_rate_inside']:.2f} "
-                     f"({m['inside_faces']}) | {m['hit_rate_unconstrained']:.2f} | "
-                     f"{m['psnr_outside_min']:.1f} / {m['psnr_outside_mean']:.1f} | {m['changed_outside']:.4f} | "
-                     f"{m['psnr_outside_unconstrained']:.1f} |")
+        lines.append(f"| {label} | {_f(m['hit_rate'])} ({m['eligible_faces']}) | {_f(m['hit_rate_inside'])} "
+                     f"({m['inside_faces']}) | {_f(m['hit_rate_unconstrained'])} | "
+                     f"{_f(m['psnr_outside_min'], 1)} / {_f(m['psnr_outside_mean'], 1)} | {_f(m['changed_outside'], 4)} | "
+                     f"{_f(m['psnr_outside_unconstrained'], 1)} |")
     return "\n".join(lines)
 
 
