@@ -80,7 +80,8 @@ from chatface_widgets.chat import words_en as E
 from chatface_widgets.chat.base import contract_and_names
 from chatface_widgets.chat import clauses
 from chatface_widgets.chat.clauses import only, strip_answer
-from chatface_widgets.chat import memory
+from chatface_widgets.chat import memory, where
+from chatface_widgets.foundation.where import check_parts
 from chatface_widgets.chat.memory import Memory
 from chatface_widgets.chat.mentions import MentionFinder
 from chatface_widgets.chat.normalise import tokenize
@@ -171,6 +172,22 @@ class RuleInterpreter:
                    if isinstance(v, numbers.Real) and not math.isnan(float(v))}
         self._step_note = ""
         tokens = strip_answer(tokenize(text if isinstance(text, str) else str(text)))
+        tokens, said = where.find(tokens, lambda word: self._mentions.match(word) is not None)  # the where stage: parts kept or limited to (issue 30)
+        if said.unknown:
+            return Plan.none(said.reply(), understood=True)
+        if said and where.nothing_else(tokens):
+            return Plan(reply=said.reply(), keep=said.keep, only=said.only, anywhere=said.anywhere)
+        plan = self._parse_tokens(tokens, current, steps)
+        if not said:
+            return plan
+        if plan.action == "none" or not plan.understood:
+            return Plan(reply=said.reply(), keep=said.keep, only=said.only, anywhere=said.anywhere)
+        reply = f"{plan.reply} {said.reply()}".strip()
+        return plan.model_copy(update={"keep": list(check_parts(said.keep)), "only": list(check_parts(said.only)),
+                                       "anywhere": said.anywhere, "reply": reply})
+
+    def _parse_tokens(self, tokens: list[str], current: dict[str, float], steps: int | None) -> Plan:
+        """The stages after the where stage, on what is left of the message."""
         words_only = [t for t in tokens if t not in E.BOUNDARY_PUNCT]
         if not words_only:
             return Plan.none("Tell me how to change the face. " + self.capabilities())
