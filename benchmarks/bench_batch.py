@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--processes", type=int, default=2, help="separate `chatface edit` processes to time (0: none)")
     p.add_argument("--request", default="add glasses and a smile")
+    p.add_argument("--local", choices=("auto", "on", "off"), default="auto", help="local mode of the recipe")
     p.add_argument("--append", action="store_true", help="append the results to BENCHMARKS.md")
     args = p.parse_args(argv)
 
@@ -73,7 +74,9 @@ def main(argv=None) -> int:
     from chatface_widgets.jobs.recipe import Recipe
 
     engine = Engine.load(args.model)
-    recipe = Recipe.from_request(engine, args.request)
+    from chatface_widgets.foundation.settings import RenderSettings
+
+    recipe = Recipe.from_request(engine, args.request, settings=RenderSettings(local=args.local))
     xs = faces(args.faces, engine.image_size)
     rows = {}
     for size in args.sizes:
