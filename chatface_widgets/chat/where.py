@@ -132,6 +132,8 @@ def find(tokens: list, attribute=lambda word: False) -> tuple[list, Where]:
         kind, n = ("keep", _match(tokens, k, KEEP_CUES))
         if not n:
             kind, n = ("only", _match(tokens, k, ONLY_CUES))
+        if n and kind == "only" and n == 1 and _names_an_attribute(tokens, k + 1, attribute):
+            n = 0  # a bare "just"/"only" before something the model edits asks for it ("just the mustache")
         if n:
             names, end = _parts_list(tokens, k + n, attribute)
             if names:
@@ -152,6 +154,12 @@ def find(tokens: list, attribute=lambda word: False) -> tuple[list, Where]:
         rest.append(tokens[k])
         k += 1
     return rest, where
+
+
+def _names_an_attribute(tokens: list, k: int, attribute) -> bool:
+    """Whether tokens[k:] (after a determiner) start with a word the model edits as an attribute."""
+    k += 1 if k < len(tokens) and tokens[k] in DETERMINERS else 0
+    return k < len(tokens) and bool(attribute(tokens[k]) or attribute(" ".join(tokens[k:k + 2])))
 
 
 def _add(where: Where, kind: str, names: list) -> None:
