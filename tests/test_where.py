@@ -247,7 +247,7 @@ def test_panel_brush_strokes_are_undoable_and_ticks_are_no_slower(engine):
 
 
 def test_eval_outside_counts_the_renderers_canvas_not_one_sample_per_pixel():
-    """eval.where's "outside": a pixel partly hair is not outside "only hair"; partly beard is inside "keep beard"."""
+    """eval.where's "outside": pixels holding nothing the user allowed (counted on the renderer's supersampled canvas)."""
     from chatface_widgets.eval.where import label_outside, outside_allowed, share_outside
     from chatface_widgets.toy.params import HELDOUT_SEED_START, sample_params
     from chatface_widgets.toy.render import part_coverage, render_face
@@ -262,7 +262,9 @@ def test_eval_outside_counts_the_renderers_canvas_not_one_sample_per_pixel():
     assert not (only & (hair > 0)).any() and (only == (hair == 0)).all()
     assert (label_outside(mask, (), ("hair",), None) & ~only).any()  # the one-sample mask counts edges as outside
     kept = outside_allowed(coverage, ("beard",), (), None)
-    assert kept.any() and (kept >= (mask == PARTS.index("beard"))).all()  # any beard in a pixel keeps it
+    beard = coverage[..., PARTS.index("beard")]
+    assert kept.any() and (kept == (beard == 1)).all() and (kept <= (mask == PARTS.index("beard"))).all()
+    assert not outside_allowed(coverage, (), (), None).any()
     painted = np.zeros((48, 48), bool)
     painted[:10] = True
     assert (outside_allowed(coverage, (), (), painted) == ~painted).all()  # a painted mask is what was allowed
