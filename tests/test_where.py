@@ -244,3 +244,31 @@ def test_panel_brush_strokes_are_undoable_and_ticks_are_no_slower(engine):
         assert panel.keep_select.value == ("hair",) and "keep hair" in panel.status_text
     finally:
         panel.close()
+
+
+def test_eval_outside_counts_the_renderers_canvas_not_one_sample_per_pixel():
+    """eval.where's "outside": pixels holding nothing the user allowed (counted on the renderer's supersampled canvas)."""
+    from chatface_widgets.eval.where import label_outside, outside_allowed, share_outside
+    from chatface_widgets.toy.params import HELDOUT_SEED_START, sample_params
+    from chatface_widgets.toy.render import part_coverage, render_face
+
+    params = sample_params(HELDOUT_SEED_START + 1700).with_attributes({"beard": 1.0})
+    coverage, mask = part_coverage(params, 48), render_face(params, 48).mask
+    assert coverage.shape == (48, 48, len(PARTS)) and np.allclose(coverage.sum(-1), 1.0)
+    hair = coverage[..., PARTS.index("hair")]
+    edge = (hair > 0) & (hair < 1)
+    assert edge.any() and ((mask != PARTS.index("hair")) & (hair > 0)).any()  # half-hair pixels labelled otherwise
+    only = outside_allowed(coverage, (), ("hair",), None)
+    assert not (only & (hair > 0)).any() and (only == (hair == 0)).all()
+    assert (label_outside(mask, (), ("hair",), None) & ~only).any()  # the one-sample mask counts edges as outside
+    kept = outside_allowed(coverage, ("beard",), (), None)
+    beard = coverage[..., PARTS.index("beard")]
+    assert kept.any() and (kept == (beard == 1)).all() and (kept <= (mask == PARTS.index("beard"))).all()
+    assert not outside_allowed(coverage, (), (), None).any()
+    painted = np.zeros((48, 48), bool)
+    painted[:10] = True
+    assert (outside_allowed(coverage, (), (), painted) == ~painted).all()  # a painted mask is what was allowed
+    change = np.zeros((48, 48))
+    change[0, :19], change[47, 0] = 1.0, 1.0
+    assert share_outside(change, np.eye(48, dtype=bool)[::-1]) == pytest.approx(0.05)
+    assert share_outside(np.zeros((48, 48)), painted) == 0.0
