@@ -4,7 +4,7 @@
     python benchmarks/bench_batch.py --faces 16 --sizes 1 16 --processes 0   # quicker
 
 Every batch size renders the same faces (toy-world identities) with the same recipe through
-``BatchRenderer`` (encode, invert, edit, decode; paste-back is not timed). Batch size 1 is "one at a
+the engine's batch path, ``jobs.batch.render_padded`` (read, encode, invert, region, edit, decode, paste-back). Batch size 1 is "one at a
 time". The cost of separate ``chatface edit`` processes (start-up, model load, one render) is
 measured on a few and scaled to the face count. Prints one JSON line; ``--append`` adds a Markdown
 row block to BENCHMARKS.md.
@@ -29,18 +29,21 @@ sys.path.insert(0, str(REPO))
 
 
 def faces(n: int, size: int) -> list:
-    """n different toy-world faces as (1, 3, size, size) tensors."""
-    from chatface_widgets.photos.photo import to_tensor
+    """n different toy-world faces as PIL images."""
     from chatface_widgets.toy import render_face, sample_params
 
-    return [to_tensor(render_face(sample_params(10_000 + i), size).image) for i in range(n)]
+    return [render_face(sample_params(10_000 + i), size).image for i in range(n)]
 
 
 def measure(engine, recipe, xs, batch_size: int) -> float:
     """Seconds to render all of ``xs`` in batches of ``batch_size`` (after one warm-up batch)."""
-    from chatface_widgets.jobs.batch import BatchRenderer
+    from chatface_widgets.jobs.batch import render_padded
 
-    render = BatchRenderer(engine, recipe, batch_size)
+    settings = engine.settings(recipe.settings, bounded=True)
+
+    def render(images):
+        return render_padded(engine, [engine.read_face(im) for im in images], settings, batch_size)
+
     render(xs[:batch_size])
     start = time.perf_counter()
     for i in range(0, len(xs), batch_size):
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--processes", type=int, default=2, help="separate `chatface edit` processes to time (0: none)")
     p.add_argument("--request", default="add glasses and a smile")
+    p.add_argument("--local", choices=("auto", "on", "off"), default="auto", help="local mode of the recipe")
     p.add_argument("--append", action="store_true", help="append the results to BENCHMARKS.md")
     args = p.parse_args(argv)
 
@@ -70,7 +74,9 @@ def main(argv=None) -> int:
     from chatface_widgets.jobs.recipe import Recipe
 
     engine = Engine.load(args.model)
-    recipe = Recipe.from_request(engine, args.request)
+    from chatface_widgets.foundation.settings import RenderSettings
+
+    recipe = Recipe.from_request(engine, args.request, settings=RenderSettings(local=args.local))
     xs = faces(args.faces, engine.image_size)
     rows = {}
     for size in args.sizes:

@@ -10,7 +10,10 @@ Heavy modules (torch models, widgets) are imported on first use, not at package 
 
 from __future__ import annotations
 
+import logging
+
 __version__ = "0.1.0"
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library logs; the application decides what shows
 
 _LAZY = {
     "Engine": ("chatface_widgets.engine.engine", "Engine"),
@@ -22,6 +25,7 @@ _LAZY = {
     "OpenAIInterpreter": ("chatface_widgets.chat", "OpenAIInterpreter"),
     "ChatFacePanel": ("chatface_widgets.widgets", "ChatFacePanel"),
     "Recipe": ("chatface_widgets.jobs.recipe", "Recipe"),
+    "RenderSettings": ("chatface_widgets.foundation.settings", "RenderSettings"),
     "apply": ("chatface_widgets.jobs.batch", "apply"),
 }
 

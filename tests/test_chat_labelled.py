@@ -162,6 +162,21 @@ def test_blind_set():
     assert result["crashes"] == 0, report
 
 
+BLIND2 = Path(__file__).parent / "data" / "chat_blind2.jsonl"  # issue 29 kinds, written before the stages
+
+
+def test_blind_set_2():
+    """Blind set 2 (0.707 / 0.516 before the issue-29 stages): both columns >= 0.95, no crash."""
+    cases = load_cases(BLIND2)
+    result = score(cases)
+    report = (f"blind 2: supported {result['supported']:.3f} of {result['n_supported']}, left alone "
+              f"{result['unsupported']:.3f} of {result['n_unsupported']}, crashes {result['crashes']}")
+    print(report)
+    assert len(cases) >= 150 and result["n_unsupported"] >= 25
+    assert result["supported"] >= BLIND_MIN and result["unsupported"] >= BLIND_MIN, report
+    assert result["crashes"] == 0 and result["ms_max"] < 50, report
+
+
 def test_reply_says_what_was_used_instead():
     toy = _interpreter("toy")
     plan = toy.parse("a handlebar moustache")

@@ -20,6 +20,7 @@ CASES = [  # (request, flags, settings the flags mean)
     ("add glasses", ["--local"], {"local": "on"}),
     ("red lipstick and blue eyes", ["--no-local"], {"local": "off"}),
     ("curly hair", ["--reach", "0.08"], {"reach": 0.08}),
+    ("gray hair but keep the beard", ["--keep", "mouth"], {"keep": ("beard", "mouth")}),  # issue 30
 ]
 
 

@@ -210,7 +210,7 @@ def test_part_prior_grows_the_named_parts_and_restrict_rescales_inside_it():
 
 
 def test_region_stays_inside_the_attributes_parts(engine):
-    from chatface_widgets.foundation.contract import REGION_PRIORS
+    from chatface_widgets.toy.attributes import REGION_PRIORS
 
     face = engine.open(sample_photo(1, size=48))
     n = face.x0.shape[-1]

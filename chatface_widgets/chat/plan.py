@@ -13,15 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatface_widgets.foundation.contract import check_strength
 from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.foundation.where import check_parts
 
 Action = Literal["edit", "undo", "redo", "reset", "none"]
-
-
-def snap_steps(steps: int, low: int = 2, high: int = 1000) -> int:
-    """The valid step count nearest to ``steps`` after clamping to [low, high] (larger on a tie)."""
-    from chatface_widgets.foundation.steps import nearest_valid_steps
-
-    return max(nearest_valid_steps(min(max(int(steps), low), high)))
 
 
 class Plan(BaseModel):
@@ -35,6 +29,15 @@ class Plan(BaseModel):
     action: Action = "edit"  # undo/redo/reset are handled by the panel's history
     understood: bool = True  # False: not understood or not supported (then edits is empty)
     note: str | None = None  # e.g. "LLM unavailable, used offline rules"
+    keep: list[str] = Field(default_factory=list)  # parts to leave as they are, added to those kept (issue 30)
+    only: list[str] = Field(default_factory=list)  # parts to limit the edit to (replaces an earlier limit)
+    anywhere: bool = False  # drop every constraint (kept parts, limit, painted mask): "edit anywhere again"
+
+    @field_validator("keep", "only")
+    @classmethod
+    def _check_parts(cls, parts: list[str]) -> list[str]:
+        """Part names the renderer's part maps know (foundation.where.PART_NAMES)."""
+        return list(check_parts(parts))
 
     @field_validator("edits")
     @classmethod
@@ -64,3 +67,16 @@ class Plan(BaseModel):
         state = {k: float(v) for k, v in (current or {}).items()}
         state.update(self.edits)
         return {k: v for k, v in state.items() if v != 0.0}
+
+    @property
+    def says_where(self) -> bool:
+        """Whether the plan changes where edits may act."""
+        return bool(self.keep or self.only or self.anywhere)
+
+    def where(self, keep=(), only=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The new (kept parts, parts limited to) from the current ones: kept parts add up, a limit replaces."""
+        if self.action == "reset" or self.anywhere:
+            keep, only = (), ()
+        new_only = tuple(sorted(self.only)) if self.only else tuple(only)
+        new_keep = tuple(sorted((set(keep) | set(self.keep)) - set(self.only)))
+        return new_keep, new_only

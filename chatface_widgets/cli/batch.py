@@ -88,7 +88,8 @@ def _main(args, parser) -> int:
         if rank == 0:
             print(f"{args.recipe[:200]!r} -> {recipe.describe()}", file=sys.stderr)
     else:
-        given = {k: v for k, v in flags.to_dict().items() if k != "edits" and getattr(args, k, None) is not None}
+        given = [k for k in ("steps", "sms", "local", "reach", "face", "keep", "only", "mask")
+                 if getattr(args, k, None) is not None]
         if given:
             recipe = Recipe.from_settings(engine, settings_from_args(args, base=recipe.settings),
                                           request=recipe.request, plan=recipe.plan)

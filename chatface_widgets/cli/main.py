@@ -144,7 +144,7 @@ def cmd_edit(args) -> int:
                           "settings": settings.to_dict()}, ensure_ascii=False))
     else:
         print(plan.reply or "OK.")
-        if plan.note:
+        if plan.note and plan.note not in (plan.reply or ""):  # said once: the reply may carry it already
             _warn(f"note: {plan.note}")
     if not settings.edits:
         _warn(f"nothing to change for {_clip(args.request, 80)!r}, so {out} was not written (exit status "
@@ -188,7 +188,9 @@ def cmd_edit(args) -> int:
 def _edit_settings(engine, base, plan, args):
     """The render settings of ``chatface edit``: the plan's strengths, the flags, and the plan's steps where --steps
     is not given; checked once with the CLI's bounds (CLIError naming the fix)."""
-    settings = base.updated(edits=plan.apply({}), steps=base.steps if base.steps is not None else plan.steps)
+    keep, only = plan.where(base.keep, base.only)
+    settings = base.updated(edits=plan.apply({}), steps=base.steps if base.steps is not None else plan.steps,
+                            keep=keep, only=only)
     try:
         return engine.settings(settings, bounded=True)
     except ValueError as exc:

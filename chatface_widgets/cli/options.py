@@ -11,6 +11,7 @@ from typing import Optional
 
 from chatface_widgets.foundation.contract import INTERACTIVE_MAX_STEPS, LOCAL_REACH, LOCAL_REACH_MAX
 from chatface_widgets.foundation.settings import RenderSettings, SettingsError
+from chatface_widgets.foundation.where import PART_NAMES
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,13 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{LOCAL_REACH_MAX:g} (default {LOCAL_REACH:g})")
     parser.add_argument("--face", type=int, default=None, metavar="N",
                         help="which face to edit when a photo has several: 1 = the largest (default)")
+    parser.add_argument("--keep", action="append", default=None, metavar="PART",
+                        help=f"leave this part as it is (repeatable): {', '.join(PART_NAMES)}")
+    parser.add_argument("--only", action="append", default=None, metavar="PART",
+                        help="limit the edit to this part (repeatable: to these parts)")
+    parser.add_argument("--mask", default=None, metavar="FILE",
+                        help="an image: white = the edit may act, black = the photo stays (alpha, or gray; soft edges "
+                             "allowed), of the photo's size or the face's")
 
 
 def settings_from_args(args, base: Optional[RenderSettings] = None, planned_steps: Optional[int] = None) -> RenderSettings:
@@ -55,8 +63,25 @@ def settings_from_args(args, base: Optional[RenderSettings] = None, planned_step
         if args.face < 1:
             raise SettingsError(f"--face {args.face}: faces are numbered from 1 (1 is the largest)")
         changes["face"] = args.face - 1
+    for name in ("keep", "only"):
+        given = getattr(args, name, None)
+        if given:
+            changes[name] = tuple(getattr(base, name)) + tuple(p.strip().lower() for p in given)
+    if getattr(args, "mask", None) is not None:
+        changes["mask"] = _read_mask(args.mask)
     try:
         return base.updated(**changes)
     except SettingsError as exc:
         flag = next((f"--{k}" for k in changes if k in str(exc)), "a flag")
         raise SettingsError(f"{flag}: {exc}") from None
+
+
+def _read_mask(path: str):
+    """The --mask file as a PaintedMask; SettingsError naming the file and the fix."""
+    from chatface_widgets.engine.masks import as_mask
+
+    try:
+        return as_mask(path)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"--mask {path}: cannot read it as a mask image ({exc}); give a PNG, white where the "
+                            "edit may act") from None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from chatface_widgets.models import configs
+from chatface_widgets.toy.attributes import ATTRIBUTES
 from chatface_widgets.models.diffae import DiffAE, DiffAEConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # chatface_widgets/
@@ -33,7 +34,7 @@ OFFICIAL = {"ffhq256": ("ffhq256_autoenc", "ffhq256_autoenc_cls", configs.FFHQ25
             "ffhq128": ("ffhq128_autoenc_130M", "ffhq128_autoenc_cls", configs.FFHQ128)}
 ALIASES = {weights: name for name, (weights, _, _) in OFFICIAL.items()}
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")  # what a model file may be
-TINY_ATTRIBUTES = ("smile", "eyeglasses", "red lipstick", "curly hair", "gray hair", "beard", "blue eyes", "pale skin")
+TINY_ATTRIBUTES = ATTRIBUTES  # the tiny test model edits the built-in world's attributes (toy.attributes)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from typing import Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from chatface_widgets.foundation.contract import LOCAL_REACH, REGION_PRIORS, EditContract, StepPolicy, check_reach
+from chatface_widgets.foundation.contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
+from chatface_widgets.toy.attributes import REGION_PRIORS
 from chatface_widgets.diffusion import conditioning, local as local_edits, samplers
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.diffusion.schedule import Schedule, make_schedule
@@ -79,6 +80,8 @@ class Engine:
         self.threads = _pick_threads(threads, self.model, device)  # intra-op threads for engine calls, None = as set
         self._parser = _UNSET  # the face parser, loaded on first use (see parser)
         self._painters: dict[str, object] = {}  # attribute -> its texture painter or None, loaded on first use
+        self._schedules: dict = {}  # steps -> Schedule (diffusion.schedule), made once per step count
+        self._contract: Optional[tuple] = None  # (registry size, EditContract), made once
 
     @contextmanager
     def compute(self):
@@ -165,7 +168,9 @@ class Engine:
     @property
     def contract(self) -> EditContract:
         """This model's edit contract: attribute names and synonyms, recommended strengths, step policy."""
-        return self.registry.contract(StepPolicy(default=self.info.default_steps))
+        if self._contract is None or self._contract[0] != len(self.registry.names):
+            self._contract = (len(self.registry.names), self.registry.contract(StepPolicy(default=self.info.default_steps)))
+        return self._contract[1]
 
     @property
     def attributes(self) -> list[str]:
@@ -282,7 +287,10 @@ class Engine:
 
     def schedule(self, steps: int) -> Schedule:
         """The DDIM schedule of this model for ``steps`` (validated; ValueError names the valid counts)."""
-        return make_schedule(check_steps(steps), self.model.config.prediction)
+        schedule = self._schedules.get(steps)
+        if schedule is None:  # checked once per step count; a render's later calls reuse it
+            schedule = self._schedules[steps] = make_schedule(check_steps(steps), self.model.config.prediction)
+        return schedule
 
     def _net(self, fast: bool):
         return self.speed if fast else self.model
@@ -337,6 +345,15 @@ class Engine:
             return samplers.decode_differentiable(self.model, x_T, codes, schedule, checkpoint=checkpoint)
 
 
+def _settings(edits, mask=None, **keywords) -> RenderSettings:
+    """settings_of, with a mask given as an image, array, tensor or file made a PaintedMask (engine.masks.as_mask)."""
+    if mask is not None and not isinstance(edits, RenderSettings):
+        from chatface_widgets.engine.masks import as_mask
+
+        mask = as_mask(mask)
+    return settings_of(edits, mask=mask, **keywords)
+
+
 def is_sample(photo) -> bool:
     """Whether ``photo`` names a built-in sample ("sample" or "sample:NAME") rather than a file."""
     return isinstance(photo, str) and (photo == SAMPLE or photo.startswith(SAMPLE + ":"))
@@ -377,7 +394,8 @@ class Face:
         self._noise_lock = threading.Lock()  # guards both caches
         self._parts = _UNSET  # (part names, probabilities) once parts() has looked
         self._priors: dict[str, Optional[torch.Tensor]] = {}  # attribute -> its part prior (per face, not per tick)
-        self._recons: dict[tuple, torch.Tensor] = {}  # (steps, reach, signed attributes) -> masked reconstruction
+        self._recons: dict[tuple, torch.Tensor] = {}  # (steps, reach, signed attributes[, where]) -> masked reconstruction
+        self._allowed: dict[tuple, torch.Tensor] = {}  # the user's constraint (RenderSettings.where_key) -> its mask
         self.region_computations = 0  # how many edit scores were computed (the cache's work; tests read it)
 
     def has_trajectory(self, steps: int) -> bool:
@@ -391,7 +409,6 @@ class Face:
 
     def trajectory(self, steps: int) -> local_edits.Trajectory:
         """The photo's DDIM inversion trajectory with ``steps`` steps, computed once and cached."""
-        steps = check_steps(steps)
         with self._noise_lock:
             if steps not in self._trajectories:
                 self._trajectories[steps] = self.engine.invert_trajectory(self.x0, self.z, steps)
@@ -445,7 +462,7 @@ class Face:
         LOCAL_THRESHOLD, grown by ``reach`` (a fraction of the side, default LOCAL_REACH) and feathered;
         the score is computed once per face, so moving a slider re-uses it.
         """
-        steps = check_steps(self.engine.info.default_steps if steps is None else steps)
+        steps = self.engine.contract.steps.or_default(steps)
         return self._region(self.engine.registry.validate(edits or {}), steps, reach)
 
     def _region(self, clean: Mapping[str, float], steps: int, reach: Optional[float]) -> torch.Tensor:
@@ -509,25 +526,51 @@ class Face:
         return local_edits.part_prior(maps, indices, grow) if indices else None
 
     def local_mask(self, edits=None, steps: Optional[int] = None, local="auto",
-                   reach: Optional[float] = None) -> Optional[torch.Tensor]:
+                   reach: Optional[float] = None, keep=(), only=(), mask=None) -> Optional[torch.Tensor]:
         """The mask a render with these settings keeps the photo outside of, (1, 1, H, W); None when not local.
 
         ``edits`` may be a RenderSettings (then the other arguments are ignored).
         """
-        settings = self.engine.settings(settings_of(edits, steps=steps, local=local, reach=reach))
+        settings = self.engine.settings(_settings(edits, steps=steps, local=local, reach=reach, keep=keep, only=only,
+                                                  mask=mask))
         row = self._row_region(self.engine.registry.validate(settings.edits), settings.steps, settings.local,
-                               settings.reach)
+                               settings.reach, settings)
         return None if row is None else row[1]
 
-    def _row_region(self, clean: Mapping[str, float], steps: int, local: str, reach: float) -> Optional[tuple]:
-        """(cache key, mask) when a row with these validated strengths renders locally, else None (global)."""
-        if not self._needs_region(local, clean):
+    def _row_region(self, clean: Mapping[str, float], steps: int, local: str, reach: float,
+                    settings: Optional[RenderSettings] = None) -> Optional[tuple]:
+        """(cache key, mask) when a row with these validated strengths renders locally, else None (global).
+
+        ``settings`` with a constraint (parts kept or limited to, a mask): always local, and the mask is the
+        estimated region times where the user allows the edit (engine.masks): the user's word wins.
+        """
+        allowed = self.allowed(settings) if settings is not None else None
+        if allowed is None and not self._needs_region(local, clean):
             return None
         mask = self._region(clean, steps, reach)
-        if not self._is_local(local, mask, clean):
+        if allowed is None and not self._is_local(local, mask, clean):
             return None
         signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))
-        return (steps, reach, signed), mask
+        if allowed is None:
+            return (steps, reach, signed), mask
+        return (steps, reach, signed, settings.where_key), mask * allowed
+
+    def allowed(self, settings: Optional[RenderSettings]) -> Optional[torch.Tensor]:
+        """Where the user lets an edit act (engine.masks.allowed_region), (1, 1, H, W); None: anywhere; cached per constraint."""
+        if settings is None or not settings.constrained:
+            return None
+        from chatface_widgets.engine.masks import allowed_region
+
+        key = settings.where_key
+        with self._noise_lock:
+            if key in self._allowed:
+                return self._allowed[key]
+        found = allowed_region(self, settings)
+        with self._noise_lock:
+            self._allowed[key] = found
+            while len(self._allowed) > RECON_CACHE_SIZE:
+                self._allowed.pop(next(iter(self._allowed)))
+        return found
 
     def _needs_region(self, local: str, clean: Mapping[str, float]) -> bool:
         """False when the render is global whatever the region: local "off", no edit, or "auto" with an edited
@@ -566,25 +609,28 @@ class Face:
 
     def render_tensor(self, edits=None, steps: Optional[int] = None, sms: bool = True,
                       callback: Optional[Callable[[dict], Optional[bool]]] = None, local="auto",
-                      reach: Optional[float] = None) -> torch.Tensor:
+                      reach: Optional[float] = None, keep=(), only=(), mask=None) -> torch.Tensor:
         """The edited face as a (1, 3, H, W) tensor in [-1, 1]; the callback can stop early.
 
         ``edits``: strengths, or a RenderSettings (then steps, sms, local and reach are its own).
         ``local`` ("auto", "on"/True, "off"/False): keep the photo's own pixels outside the edit's region
         (see :meth:`region`; ``reach`` widens it). A local render of no edit is the photo itself.
+        ``keep`` / ``only``: part names to leave alone / to limit the edit to; ``mask``: where it may act
+        (an image, array or file; 1 edit, 0 keep). Any of them makes the render local (engine.masks).
         """
-        settings = settings_of(edits, steps=steps, sms=sms, local=local, reach=reach)
+        settings = _settings(edits, steps=steps, sms=sms, local=local, reach=reach, keep=keep, only=only, mask=mask)
         return self.engine.render_tensor([self], settings, callback=callback)
 
     def render(self, edits=None, steps: Optional[int] = None, sms: bool = True,
                callback: Optional[Callable[[dict], Optional[bool]]] = None, paste: bool = False, local="auto",
-               reach: Optional[float] = None) -> Image.Image:
+               reach: Optional[float] = None, keep=(), only=(), mask=None) -> Image.Image:
         """The edited face as a PIL image (``paste=True``: put back into the whole photo, see :meth:`place`).
 
         ``edits``: strengths, or a RenderSettings. With a local edit only the region is pasted back:
-        outside it the whole photo keeps its own pixels.
+        outside it the whole photo keeps its own pixels. ``keep``, ``only``, ``mask``: see :meth:`render_tensor`.
         """
-        settings = self.engine.settings(settings_of(edits, steps=steps, sms=sms, local=local, reach=reach))
+        settings = self.engine.settings(_settings(edits, steps=steps, sms=sms, local=local, reach=reach, keep=keep,
+                                                  only=only, mask=mask))
         image = to_pil(self.engine.render_tensor([self], settings, callback=callback))[0]
         return self.place(image, settings) if paste else image
 

@@ -38,7 +38,8 @@ def render_rows(faces: Sequence, cleans: Sequence[Mapping[str, float]], settings
     n = len(faces)
     codes_list = [face._code(clean) for face, clean in zip(faces, cleans)]
     unedited = [codes is face.z for face, codes in zip(faces, codes_list)]
-    regions = [face._row_region(clean, steps, settings.local, settings.reach) for face, clean in zip(faces, cleans)]
+    regions = [face._row_region(clean, steps, settings.local, settings.reach, settings)
+               for face, clean in zip(faces, cleans)]
     local_rows = [r is not None for r in regions]
     stopped: list = []
     if not any(local_rows) and not (fixed_shape and settings.local != "off"):
@@ -46,13 +47,13 @@ def render_rows(faces: Sequence, cleans: Sequence[Mapping[str, float]], settings
         z = _stack([face._base(clean) for face, clean in zip(faces, cleans)])
         codes = z if all(unedited) and n == 1 else _codes(z, torch.cat(codes_list), sms)
         x = engine.decode(x_T, codes, steps, callback=_noting_stop(callback, n, stopped))
-        return x if stopped else _paint(engine, faces, x, cleans, local_rows)
+        return x if stopped else _paint(engine, faces, x, cleans, local_rows, settings)
     # A local row whose z does not move (a texture-only edit) decodes nothing: the photo, then painted.
     decoded = [r is not None and not u for r, u in zip(regions, unedited)]
     masks = [torch.ones_like(f.x0[:, :1]) if r is None else r[1] if d else torch.zeros_like(r[1])
              for f, r, d in zip(faces, regions, decoded)]
     if not any(bool((m > 0).any()) for m in masks) and not fixed_shape:  # nothing to decode: the photos themselves
-        return _paint(engine, faces, torch.cat([f.x0 for f in faces]).clone(), cleans, local_rows)
+        return _paint(engine, faces, torch.cat([f.x0 for f in faces]).clone(), cleans, local_rows, settings)
     keys = [r[0] if d else None for r, d in zip(regions, decoded)]
     missing: dict = {}  # (face id, key) -> (face, key, mask): masked reconstructions not cached yet
     for i, (face, key, mask) in enumerate(zip(faces, keys, masks)):
@@ -81,7 +82,7 @@ def render_rows(faces: Sequence, cleans: Sequence[Mapping[str, float]], settings
         if key is not None:
             recon = recons[i] if fixed_shape else face._recon(key)
             out[i:i + 1] = local_edits.transfer(face.x0, out[i:i + 1], recon)
-    return _paint(engine, faces, out, cleans, local_rows)
+    return _paint(engine, faces, out, cleans, local_rows, settings)
 
 
 def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -101,12 +102,18 @@ def _stack_trajectories(trajectories: Sequence[local_edits.Trajectory]) -> local
                                         for k in range(len(first.states))))
 
 
-def _paint(engine, faces: Sequence, images: torch.Tensor, cleans: list, local_rows: list) -> torch.Tensor:
-    """Each edited attribute's texture (Engine.paint); a local row gets it only inside its face's part prior."""
+def _paint(engine, faces: Sequence, images: torch.Tensor, cleans: list, local_rows: list,
+           settings: RenderSettings) -> torch.Tensor:
+    """Each edited attribute's texture (Engine.paint); a local row gets it only inside its face's part prior
+    and where the user allows the edit (Face.allowed)."""
+    def where(face, name: str) -> Optional[torch.Tensor]:
+        prior, allowed = face._prior(name), face.allowed(settings)
+        return prior if allowed is None else allowed if prior is None else prior * allowed
+
     def inside(name: str) -> Optional[torch.Tensor]:
         if not any(local_rows):
             return None
-        priors = [face._prior(name) if is_local else None for face, is_local in zip(faces, local_rows)]
+        priors = [where(face, name) if is_local else None for face, is_local in zip(faces, local_rows)]
         if all(p is None for p in priors):
             return None
         ones = torch.ones_like(images[:1, :1])

@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle", type=Path, default=None, help="folder with oracle.safetensors (default: beside the model)")
     p.add_argument("--judges", type=Path, default=None, help="folder for load_toy_judges (default: the oracle's folder)")
     p.add_argument("--no-judges", action="store_true", help="skip CLIP / identity judges (oracle identity only)")
+    p.add_argument("--local", choices=("off", "auto", "on"), default="off",
+                   help="local mode of the edits measured (default off: global edits, as the paper reports them; "
+                        "`python -m chatface_widgets.eval.local` compares global and local side by side)")
     p.add_argument("--no-recon", action="store_true", help="skip the reconstruction and class-mean reports")
     p.add_argument("--class-mean-per-class", type=int, default=200, help="training faces per class for the glasses test")
     p.add_argument("--no-truth", action="store_true", help="skip the true-picture report (eval/truth.py)")
@@ -55,7 +58,10 @@ def _fmt(v) -> str:
 
 def summary(result: dict) -> str:
     """Plain-text table of the per-attribute metrics and the acceptance numbers."""
-    lines = [f"{'attribute':17s} {'hit':>5s} {'id':>5s} {'s_dir':>5s} {'sc':>5s} {'pres':>5s}  eligible (unattainable)"]
+    meta = result.get("meta", {})
+    lines = [f"edits at strength {meta.get('strength', 1.0)}, {meta.get('steps')} steps, local {meta.get('local', 'off')} "
+             f"(reconstruction: the model's own decode, never local)",
+             f"{'attribute':17s} {'hit':>5s} {'id':>5s} {'s_dir':>5s} {'sc':>5s} {'pres':>5s}  eligible (unattainable)"]
     for name, m in result["attributes"].items():
         shown = m.get("texture_hit_rate")
         lines.append(f"{name:17s} {_fmt(m['hit_rate'])} {_fmt(m['id'])} {_fmt(m['s_dir'])} {_fmt(m['sc'])} "
@@ -95,7 +101,8 @@ def main(argv=None) -> int:
     rows = [] if args.sheet else None
     result = evaluate(engine, faces=args.faces, seed=args.seed, steps=args.steps, judges=judges, oracle=oracle,
                       attributes=attributes, progress=not args.quiet, images=rows, recon=not args.no_recon,
-                      class_mean=not args.no_recon, class_mean_per_class=args.class_mean_per_class)
+                      class_mean=not args.no_recon, class_mean_per_class=args.class_mean_per_class,
+                      local=args.local)
     if not args.no_truth:
         from chatface_widgets.eval.truth import truth_report
 

@@ -20,6 +20,7 @@ import torch
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.engine.engine import Engine, Face
 from chatface_widgets.photos.photo import to_tensor
+from chatface_widgets.toy.attributes import PAINTED_PARTS, PHRASES, TEXTURE_PARTS
 from chatface_widgets.toy import ATTRIBUTES, HELDOUT_SEED_START, PARTS, FaceParams, ToyFace, attribute_labels, render_face, sample_params
 from chatface_widgets.toy.oracle import Oracle, identity_features, load_oracle
 from chatface_widgets.photos import metrics as M
@@ -27,15 +28,8 @@ from chatface_widgets.photos import metrics as M
 STRENGTHS = (0.25, 0.5, 0.75, 1.0)  # strength sweep
 MULTI_EDITS = (("smile", "eyeglasses"), ("gray hair", "beard", "blue eyes"))
 METRICS = ("hit_rate", "id", "s_dir", "sc", "preservation")
-# Parts an attribute may repaint (PARTS names); gray hair and pale skin also tint the beard and lips.
-ATTRIBUTE_PARTS = {
-    "smile": ("mouth",), "eyeglasses": ("glasses",), "red lipstick": ("mouth",), "curly hair": ("hair",),
-    "gray hair": ("hair", "beard"), "beard": ("beard",), "blue eyes": ("eyes",), "pale skin": ("skin", "mouth", "beard"),
-}
-# Attributes that are a texture in a part (curls in the hair): their hits must also show it (metrics.texture_shown).
-TEXTURE_PARTS = {"curly hair": "hair"}
-# How captions name an attribute after "a face with ...".
-PHRASES = {"smile": "a smile", "beard": "a beard"}
+# Parts an attribute repaints, texture parts, caption phrases: the built-in world's one table (toy.attributes).
+ATTRIBUTE_PARTS, TEXTURE_PARTS = PAINTED_PARTS, TEXTURE_PARTS
 DEFINITIONS = {
     "hit": f"faces whose reconstruction reads the attribute absent (oracle < {M.THRESHOLD}) and whose render with "
            f"the attribute = 1 reads it present (attainable without changing the identity) are eligible; a hit "
@@ -320,7 +314,7 @@ def evaluate(engine: Engine, faces: int = 20, seed: int = 0, steps: Optional[int
     """
     started = time.time()
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = check_steps(engine.info.default_steps if steps is None else steps)
+    steps = engine.contract.steps.or_default(steps)
     pairs = attribute_pairs(engine, attributes)
     names = [n for n, _ in pairs]
     keys = dict(pairs)
@@ -446,7 +440,7 @@ def class_mean_direction(engine: Engine, oracle: Optional[Oracle] = None, attrib
     from chatface_widgets.photos.photo import to_pil
 
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = check_steps(engine.info.default_steps if steps is None else steps)
+    steps = engine.contract.steps.or_default(steps)
     opened = opened if opened is not None else open_faces(engine, faces, seed)
     with_z, without_z, seen = class_means(engine, attribute, per_class)
     targets = [op for op in opened if not attribute_labels(op.params)[attribute]]

@@ -22,7 +22,6 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.engine.engine import Engine
 from chatface_widgets.photos import metrics as M
 from chatface_widgets.eval.evaluate import (_as_array, _edited_outside, _identity_fn, attainable, attribute_pairs, default_oracle_folder,
@@ -41,7 +40,7 @@ def local_report(engine: Engine, faces: int = 30, seed: int = 900, steps: Option
 
     started = time.time()
     oracle = oracle if oracle is not None else load_oracle(default_oracle_folder(engine))
-    steps = check_steps(engine.info.default_steps if steps is None else steps)
+    steps = engine.contract.steps.or_default(steps)
     pairs = attribute_pairs(engine, attributes)
     names, keys = [n for n, _ in pairs], dict(pairs)
     combos = [c for c in COMBOS if all(a in keys for a in c)]

@@ -17,7 +17,6 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.engine.engine import Engine
 from chatface_widgets.photos.photo import to_pil
 from chatface_widgets.photos import metrics as M
@@ -69,7 +68,7 @@ def class_mean_capacity(engine: Engine, multiples: Sequence[float], faces: int =
         raise FileNotFoundError(f"no directions.safetensors in {folder}; "
                                 "make them with: python -m chatface_widgets.train.directions")
     vectors = stored[0]
-    steps = check_steps(engine.info.default_steps)
+    steps = engine.contract.steps.default
     opened = open_faces(engine, faces, seed)
     z = torch.cat([op.face.z for op in opened])
     x_T = torch.cat([op.face.noise(steps) for op in opened])

@@ -17,30 +17,15 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from chatface_widgets.foundation.steps import check_steps, valid_step_counts
+from chatface_widgets.foundation.steps import (DEFAULT_STEPS, INTERACTIVE_MAX_STEPS, QUALITY_STEPS,  # noqa: F401
+                                              StepPolicy, check_steps)
 
 STRENGTH_MIN, STRENGTH_MAX = -1.0, 1.0  # every strength, everywhere: slider, state, plan, engine
 DEFAULT_STRENGTH = 0.5  # ChatFace's slot default when the user names no amount (a mapper card may override)
 RESOLUTION = 0.01  # strengths are kept to two decimals, like the sliders show them
-QUALITY_STEPS = 50  # the paper's largest time-step slot ("best quality")
-INTERACTIVE_MAX_STEPS = 100  # the panel and the CLI refuse more (the Python API does not)
 INTERACTIVE_MAX_BATCH = 64  # images one panel or CLI call may render at once
 LOCAL_REACH = 0.02  # how far a local edit's region reaches past where the edit acts (fraction of the side)
 LOCAL_REACH_MAX = 0.25  # the reach control's upper end (a quarter of the image side)
-# Where on a face each attribute may act: face parts (the parser's and the landmark maps' names) and
-# how far past them (fraction of the side). The smallest growth that covers >= 99 % of what the toy
-# renderer changes for the attribute on 150 training-seed faces (true part masks); a mapper card's
-# "region": {"parts": [...], "grow": g} overrides. Attributes not listed have no prior.
-REGION_PRIORS = MappingProxyType({
-    "smile": (("mouth",), 0.10),
-    "eyeglasses": (("eyes",), 0.10),
-    "red lipstick": (("mouth",), 0.04),
-    "curly hair": (("hair",), 0.06),
-    "gray hair": (("hair", "beard"), 0.04),
-    "beard": (("skin", "mouth", "beard"), 0.04),
-    "blue eyes": (("eyes",), 0.04),
-    "pale skin": (("skin", "mouth", "beard"), 0.06),
-})
 
 
 class UnknownAttributeError(KeyError):
@@ -91,45 +76,6 @@ def quantize(value: float) -> float:
 
 
 @dataclass(frozen=True)
-class StepPolicy:
-    """Which DDIM step counts a model accepts, which it uses by default, and the interactive bound."""
-
-    default: int  # the model's own default step count (a valid count)
-    maximum: Optional[int] = None  # the largest count accepted (panel and CLI); None: any valid count
-
-    def __post_init__(self):
-        check_steps(self.default)
-
-    def check(self, steps) -> int:
-        """``steps`` as an int if valid (and within ``maximum``); else ValueError naming valid counts."""
-        steps = check_steps(steps)
-        if self.maximum is not None and steps > self.maximum:
-            raise ValueError(f"steps={steps} is more than the {self.maximum} allowed here (it would take "
-                             f"{steps / self.default:.0f}x the default {self.default}-step time); choose "
-                             f"{self.default} to {self.maximum}, or call face.render(steps=...) from Python")
-        return steps
-
-    def or_default(self, steps) -> int:
-        """The default for None, else :meth:`check` (0 is an error, never 'the default')."""
-        return self.default if steps is None else self.check(steps)
-
-    def choices(self, up_to: int = QUALITY_STEPS) -> list[int]:
-        """The valid counts to offer in a menu: every valid count up to ``up_to``, plus the default."""
-        top = min(up_to, self.maximum) if self.maximum is not None else up_to
-        return sorted(set(valid_step_counts(top)) | {self.default})
-
-    def levels(self) -> tuple[int, int, int]:
-        """(fast, better, best): the default, about 2.5x the default, and the paper's 50."""
-        best = max(QUALITY_STEPS, self.default)
-        better = min((c for c in valid_step_counts(best) if c >= 2.5 * self.default), default=best)
-        return self.default, better, best
-
-    def bounded(self, maximum: int = INTERACTIVE_MAX_STEPS) -> "StepPolicy":
-        """The same policy with an upper bound (what the panel and the CLI use)."""
-        return replace(self, maximum=max(maximum, self.default))
-
-
-@dataclass(frozen=True)
 class MergedEdits:
     """Strengths keyed by canonical attribute name, with notes on what merging changed."""
 
@@ -144,7 +90,7 @@ class EditContract:
     attributes: tuple  # canonical attribute names, in display order
     synonyms: Mapping[str, tuple] = field(default_factory=dict)  # name -> other words for it
     recommended: Mapping[str, float] = field(default_factory=dict)  # name -> strength "add X" means
-    steps: StepPolicy = StepPolicy(default=8)
+    steps: StepPolicy = StepPolicy(default=DEFAULT_STEPS)
 
     def __post_init__(self):
         attributes = tuple(dict.fromkeys(normalize_name(a) for a in self.attributes))

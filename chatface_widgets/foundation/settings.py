@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from chatface_widgets.foundation.contract import LOCAL_REACH, EditContract, check_reach, check_strength
+from chatface_widgets.foundation.where import PaintedMask, UnknownPartError, check_parts
 
 LOCAL_MODES = ("auto", "on", "off")  # on: always local; off: always global; auto: local unless the region is most of the image
 _LOCAL_WORDS = {True: "on", False: "off", "auto": "auto", "on": "on", "off": "off"}
@@ -65,6 +66,10 @@ class RenderSettings:
     #                      the region covers most of the image (engine.AUTO_MAX_AREA)
     reach: float = LOCAL_REACH  # how far a local region reaches past where the edit acts (fraction of the side)
     face: Optional[int] = None  # which face of a photo (0 = the largest); None: the largest
+    keep: tuple = ()  # part names the edit must leave as they are (foundation.where.PART_NAMES)
+    only: tuple = ()  # part names the edit is limited to (empty: no limit)
+    mask: Optional[PaintedMask] = None  # where the edit may act, painted or given in code (1 edit, 0 keep);
+    #                                     belongs to one photo: not in to_dict, so recipes do not carry it
 
     def __post_init__(self):
         if not isinstance(self.edits, Mapping):
@@ -92,6 +97,23 @@ class RenderSettings:
         object.__setattr__(self, "local", local_mode(self.local))
         object.__setattr__(self, "reach", reach)
         object.__setattr__(self, "face", _check_face(self.face))
+        try:
+            object.__setattr__(self, "keep", check_parts(self.keep, "keep"))
+            object.__setattr__(self, "only", check_parts(self.only, "only"))
+        except UnknownPartError as exc:
+            raise SettingsError(str(exc)) from None
+        if self.mask is not None and not isinstance(self.mask, PaintedMask):
+            raise SettingsError(f"mask must be a PaintedMask (engine.masks.as_mask makes one), got {type(self.mask).__name__}")
+
+    @property
+    def constrained(self) -> bool:
+        """Whether the user said where (parts kept, an edit limited to parts, or a mask): then the render is local."""
+        return bool(self.keep or self.only or self.mask is not None)
+
+    @property
+    def where_key(self) -> tuple:
+        """What the user's constraint is (part names and the mask's digest), hashable."""
+        return (self.keep, self.only, None if self.mask is None else self.mask.digest)
 
     def __hash__(self):
         return hash(self.key)
@@ -102,7 +124,7 @@ class RenderSettings:
     @property
     def key(self) -> tuple:
         """Everything the pixels depend on, hashable (equal keys render equal images)."""
-        return (tuple(self.edits.items()), self.steps, self.sms, self.local, self.reach, self.face)
+        return (tuple(self.edits.items()), self.steps, self.sms, self.local, self.reach, self.face, self.where_key)
 
     @property
     def decode_key(self) -> tuple:
@@ -127,15 +149,17 @@ class RenderSettings:
 
     def to_dict(self) -> dict:
         """JSON-ready fields (a recipe's ``settings``); :meth:`from_dict` gives back an equal value."""
-        return {"edits": dict(self.edits), "steps": self.steps, "sms": self.sms, "local": self.local,
-                "reach": self.reach, "face": self.face}
+        out = {"edits": dict(self.edits), "steps": self.steps, "sms": self.sms, "local": self.local,
+               "reach": self.reach, "face": self.face}
+        out.update({name: list(getattr(self, name)) for name in ("keep", "only") if getattr(self, name)})
+        return out  # a painted mask belongs to one photo: not written (Recipe says so)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "settings") -> "RenderSettings":
         """Settings from their JSON fields, each checked for its type (nothing coerced quietly)."""
         if not isinstance(data, Mapping):
             raise SettingsError(f"{where} must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"mask"}
         unknown = sorted(str(k) for k in data if k not in known)
         if unknown:
             raise SettingsError(f"{where} has unknown field(s) {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
@@ -151,9 +175,15 @@ class RenderSettings:
         local = data.get("local", "auto")
         if local not in LOCAL_MODES:
             raise SettingsError(f"{where}: local must be one of {', '.join(LOCAL_MODES)}, got {local!r}")
+        parts = {}
+        for name in ("keep", "only"):
+            value = data.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SettingsError(f"{where}: {name} must be a list of part names, got {value!r}")
+            parts[name] = tuple(value)
         try:
             return cls(edits=dict(edits), steps=steps, sms=data.get("sms", True), local=local,
-                       reach=data.get("reach", LOCAL_REACH), face=data.get("face"))
+                       reach=data.get("reach", LOCAL_REACH), face=data.get("face"), **parts)
         except SettingsError as exc:
             raise SettingsError(f"{where}: {exc}") from None
 
@@ -164,13 +194,25 @@ class RenderSettings:
         local = {"auto": "local auto", "on": "local", "off": "global"}[self.local]
         reach = f", reach {self.reach:.2f}" if self.local != "off" and self.reach != LOCAL_REACH else ""
         face = f" · face {self.face + 1}" if self.face is not None else ""
-        return f"{edits} · {steps} · SMS {'on' if self.sms else 'off'} · {local}{reach}{face}"
+        return f"{edits} · {steps} · SMS {'on' if self.sms else 'off'} · {local}{reach}{face}{self.describe_where()}"
+
+    def describe_where(self) -> str:
+        """The user's constraint as a phrase (" · keep beard · only hair · painted mask"), or ""."""
+        out = ""
+        if self.keep:
+            out += f" · keep {', '.join(self.keep)}"
+        if self.only:
+            out += f" · only {', '.join(self.only)}"
+        if self.mask is not None:
+            out += " · painted mask"
+        return out
 
 
 def settings_of(edits=None, steps: Optional[int] = None, sms: bool = True, local="auto",
-                reach: Optional[float] = None, face: Optional[int] = None) -> RenderSettings:
+                reach: Optional[float] = None, face: Optional[int] = None, keep=(), only=(),
+                mask: Optional[PaintedMask] = None) -> RenderSettings:
     """RenderSettings from the keyword form of the API (``face.render(edits, steps=…, local=…)``), or as given."""
     if isinstance(edits, RenderSettings):
         return edits
     return RenderSettings(edits=dict(edits or {}), steps=steps, sms=sms, local=local,
-                          reach=LOCAL_REACH if reach is None else reach, face=face)
+                          reach=LOCAL_REACH if reach is None else reach, face=face, keep=keep, only=only, mask=mask)

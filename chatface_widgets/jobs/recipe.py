@@ -8,7 +8,7 @@
 The file holds the format version, the package version that wrote it, the model (catalogue name
 and sha256 of its weights file; the tiny test model has a fixed id), the render settings whole
 (``foundation.settings.RenderSettings``: strengths by canonical name, steps, SMS, local mode, reach,
-face), and the request with the interpreter's plan. Every field is checked for its type when read
+face, parts kept or limited to; a painted mask is not stored, and ``"painted_mask"`` says so), and the request with the interpreter's plan. Every field is checked for its type when read
 (nothing is coerced quietly). A recipe from other weights or a newer format is refused; format 1
 (before the settings value) is read as what ``chatface batch`` rendered from it; another package
 version only warns. No torch here: reading a recipe is cheap.
@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from chatface_widgets.foundation.contract import INTERACTIVE_MAX_STEPS
+from chatface_widgets.foundation.steps import INTERACTIVE_MAX_STEPS, StepPolicy
 from chatface_widgets.foundation.files import atomic_write_bytes
 from chatface_widgets.foundation.settings import RenderSettings, SettingsError
 
+MASK_NOTE = ("the edit used a painted mask, which is not stored: a mask belongs to one photo; the parts kept or "
+             "limited to (settings keep / only) carry over to other photos")
 FORMAT = "chatface-recipe"  # the "format" field: what kind of file this is
 FORMAT_VERSION = 2  # bump when a field changes meaning; 2: the settings object (1 is still read)
 TINY_ID = "tiny:random-seed-0"  # the tiny test model is built in code from a fixed seed: no weights file
@@ -79,6 +81,7 @@ class Recipe:
     plan: Optional[Mapping[str, Any]] = None  # the interpreter's plan for the request (Plan.model_dump())
     package: str = field(default_factory=package_version)  # the chatface_widgets version that wrote it
     version: int = FORMAT_VERSION  # the file format version
+    dropped_mask: bool = False  # the edit used a painted mask, which is not stored (it belongs to one photo)
 
     def __post_init__(self):
         model = self.model
@@ -92,9 +95,13 @@ class Recipe:
         if self.plan is not None and not isinstance(self.plan, Mapping):
             raise RecipeError(f'a recipe\'s "plan" must be an object or null, got {type(self.plan).__name__}')
         steps = self.settings.steps
-        if steps is None or not 1 <= steps <= INTERACTIVE_MAX_STEPS:
-            raise RecipeError(f"a recipe's steps must be a valid count from 2 to {INTERACTIVE_MAX_STEPS}, got {steps!r} "
-                              "(the same bound as the CLI and the panel)")
+        try:
+            if steps is None:
+                raise ValueError("a recipe states its step count")
+            StepPolicy(default=min(steps, INTERACTIVE_MAX_STEPS) if steps >= 2 else 2).bounded().check(steps)
+        except ValueError as exc:
+            raise RecipeError(f"a recipe's steps must be a valid count from 2 to {INTERACTIVE_MAX_STEPS} (the same "
+                              f"bound as the CLI and the panel), got {steps!r}: {exc}") from None
         object.__setattr__(self, "model", {"name": model["name"], "sha256": model["sha256"]})
 
     # --- making one ----------------------------------------------------------------------------
@@ -102,9 +109,16 @@ class Recipe:
     @classmethod
     def from_settings(cls, engine, settings: RenderSettings, request: str = "", plan=None) -> "Recipe":
         """A recipe of ``settings`` for ``engine``'s model: names canonical, steps resolved and bounded."""
-        settings = engine.settings(settings, bounded=True)
+        try:
+            settings = engine.settings(settings, bounded=True)
+        except ValueError as exc:
+            raise RecipeError(f"a recipe's settings: {exc}") from None
         dumped = plan.model_dump() if hasattr(plan, "model_dump") else (dict(plan) if plan is not None else None)
-        return cls(model=model_identity(engine), settings=settings, request=str(request or ""), plan=dumped)
+        dropped = settings.mask is not None
+        if dropped:
+            warnings.warn(MASK_NOTE, stacklevel=2)
+        return cls(model=model_identity(engine), settings=settings.updated(mask=None), request=str(request or ""),
+                   plan=dumped, dropped_mask=dropped)
 
     @classmethod
     def from_edits(cls, engine, strengths: Mapping[str, float], steps: Optional[int] = None, sms: bool = True,
@@ -127,13 +141,18 @@ class Recipe:
         plan = make_interpreter(llm, engine.contract.bounded()).parse(request, current={})
         base = settings or RenderSettings()
         steps = base.steps if base.steps is not None else plan.steps
-        return cls.from_settings(engine, base.updated(edits=plan.apply({}), steps=steps), request=request, plan=plan)
+        keep, only = plan.where(base.keep, base.only)
+        return cls.from_settings(engine, base.updated(edits=plan.apply({}), steps=steps, keep=keep, only=only),
+                                 request=request, plan=plan)
 
     # --- files -----------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": self.version, "package": self.package, "model": dict(self.model),
-                "settings": self.settings.to_dict(), "request": self.request, "plan": self.plan}
+        out = {"format": FORMAT, "version": self.version, "package": self.package, "model": dict(self.model),
+               "settings": self.settings.to_dict(), "request": self.request, "plan": self.plan}
+        if self.dropped_mask:
+            out["painted_mask"] = MASK_NOTE
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -165,7 +184,8 @@ class Recipe:
             if "model" not in data:
                 raise RecipeError(f"{where} lacks the field model")
             recipe = cls(model=data["model"], settings=settings, request=data.get("request", ""),
-                         plan=data.get("plan"), package=written_by, version=FORMAT_VERSION)
+                         plan=data.get("plan"), package=written_by, version=FORMAT_VERSION,
+                         dropped_mask=data.get("painted_mask") is not None)
         except SettingsError as exc:
             raise RecipeError(str(exc)) from None
         except RecipeError as exc:

@@ -8,17 +8,8 @@ from typing import Mapping
 
 import numpy as np
 
-# Editable attributes, in label-column order.
-ATTRIBUTES = (
-    "smile",
-    "eyeglasses",
-    "red lipstick",
-    "curly hair",
-    "gray hair",
-    "beard",
-    "blue eyes",
-    "pale skin",
-)
+from chatface_widgets.toy.attributes import ATTRIBUTES, PHRASES  # noqa: E402 - the one attribute table
+
 # Part-mask ids are the positions in this tuple.
 PARTS = ("background", "skin", "hair", "eyes", "mouth", "glasses", "clothes", "beard")
 # Seeds at or above this are evaluation-only; training streams must stay below it.
@@ -159,16 +150,7 @@ def make_caption(p: FaceParams) -> str:
         parts.append(" ".join(hair) + " hair")
     if on["smile"]:
         parts.append(_smile_phrase(a["smile"]))
-    if on["eyeglasses"]:
-        parts.append("eyeglasses")
-    if on["beard"]:
-        parts.append("a beard")
-    if on["red lipstick"]:
-        parts.append("red lipstick")
-    if on["blue eyes"]:
-        parts.append("blue eyes")
-    if on["pale skin"]:
-        parts.append("pale skin")
+    parts += [PHRASES[k] for k in ("eyeglasses", "beard", "red lipstick", "blue eyes", "pale skin") if on[k]]
     if not parts:
         return "a face"
     if len(parts) == 1:

@@ -497,6 +497,18 @@ def _part_mask(cv: _Canvas, size: int) -> np.ndarray:
     return np.asarray(cv.mask.resize((size, size), Image.NEAREST), dtype=np.uint8).copy()
 
 
+def part_coverage(p: FaceParams, size: int = 64) -> np.ndarray:
+    """How much of each pixel each part covers, (size, size, len(PARTS)) float32 summing to 1 per pixel.
+
+    The image is box-filtered from a SUPERSAMPLE× canvas while :func:`render_face`'s mask keeps one
+    canvas sample per pixel: a hair-edge pixel labelled "skin" may still be half hair, and a gray-hair
+    edit rightly changes it. This counts every canvas sample (what the pixel's colour is made of).
+    """
+    cv = _paint(p, size, with_mask=True)
+    ids = np.asarray(cv.mask, dtype=np.uint8).reshape(size, SUPERSAMPLE, size, SUPERSAMPLE)
+    return np.stack([(ids == i).mean((1, 3)) for i in range(len(PARTS))], -1).astype(np.float32)
+
+
 def render_batch(seeds: Sequence[int], size: int) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, size, size, 3) and attribute values float32 (N, len(ATTRIBUTES)) for seeds."""
     images, labels, _ = _render_many(seeds, size, with_mask=False)

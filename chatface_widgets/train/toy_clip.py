@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chatface_widgets.toy.attributes import PHRASES
 from chatface_widgets.toy import ATTRIBUTES, HELDOUT_SEED_START, attribute_labels, make_caption, render_batch, sample_params
 
 IMAGE_SIZE = 48  # the toy DiffAE's image size; the ViT takes it directly (8x8 patches of 6 px)
@@ -33,10 +34,7 @@ CONTEXT_LENGTH = 32  # the longest toy caption is 26 tokens with start/end
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP normalisation, kept for one code path
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # The caption phrase of each attribute ("a face with <phrase>") as make_caption writes it.
-ATTRIBUTE_PHRASES = {
-    "smile": "a smile", "eyeglasses": "eyeglasses", "red lipstick": "red lipstick", "curly hair": "curly hair",
-    "gray hair": "gray hair", "beard": "a beard", "blue eyes": "blue eyes", "pale skin": "pale skin",
-}
+ATTRIBUTE_PHRASES = PHRASES  # from the one attribute table (toy.attributes)
 NEUTRAL_PROMPT = "a face"
 
 

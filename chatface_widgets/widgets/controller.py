@@ -88,7 +88,7 @@ def describe(snap: Snapshot) -> str:
     plain = "no edit (the photo)" if snap.local else "no edit (reconstruction)"
     edits = ", ".join(f"{k} {v:+.2f}" for k, v in snap.edits.items()) or plain
     local = f"local, reach {snap.reach:.2f}" if snap.local else "local off"
-    return f"{edits} · {snap.steps} steps · SMS {'on' if snap.sms else 'off'} · {local}"
+    return f"{edits} · {snap.steps} steps · SMS {'on' if snap.sms else 'off'} · {local}{snap.settings.describe_where()}"
 
 
 def short_error(exc: BaseException) -> str:
@@ -169,6 +169,15 @@ class PanelController:
 
     def add_attribute(self, name: str) -> bool:
         return self.state.add_attribute(name)
+
+    def set_where(self, keep=None, only=None, mask=...) -> bool:
+        """Parts kept / limited to (names), and the painted mask (an array in [0, 1], 1 = may edit; None clears it)."""
+        changes = {}
+        if mask is not ...:
+            from chatface_widgets.engine.masks import as_mask
+
+            changes["mask"] = None if mask is None else as_mask(mask)
+        return self.state.set_where(keep=keep, only=only, **changes)
 
     def undo(self) -> bool:
         done = self.state.undo()
@@ -312,7 +321,8 @@ class PanelController:
         settings = snap.settings  # the one value every door renders
         try:
             image = self.face.render(settings, callback=partial(self._on_step, ticket, [0.0]))
-            region = self._region_view(snap) if snap.local and not ticket.cancelled else None
+            shows_region = snap.local or snap.settings.constrained
+            region = self._region_view(snap) if shows_region and not ticket.cancelled else None
             strip_for = snap.touched if snap.strip else None
             strip = ()
             if strip_for is not None and not ticket.cancelled:
@@ -392,8 +402,13 @@ class PanelController:
             if callable(forget):
                 forget()
             return None if self.state.reset() else "Already at the original."
-        if plan.edits or plan.steps is not None:
-            self.state.apply(plan.edits, steps=plan.steps)
+        where = {}
+        if getattr(plan, "says_where", False):
+            snap = self.state.snapshot()
+            keep, only = plan.where(snap.keep, snap.only)
+            where = {"keep": keep, "only": only, **({"mask": None} if plan.anywhere else {})}
+        if plan.edits or plan.steps is not None or where:
+            self.state.apply(plan.edits, steps=plan.steps, **where)
         return None
 
     def _remember(self, edits: dict, before: dict) -> None:

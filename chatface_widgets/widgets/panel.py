@@ -21,6 +21,7 @@ from chatface_widgets.widgets.controller import ChatEntry, PanelController, Rend
 from chatface_widgets.widgets.imaging import blank, png_bytes
 from chatface_widgets.widgets.loading import default_photo, load_engine, make_interpreter, photo_place
 from chatface_widgets.widgets.state import PanelState
+from chatface_widgets.foundation.where import PART_NAMES
 
 LOG_LIMIT = 200  # chat lines kept in the log
 ADD_PROMPT = "+ add a slider …"
@@ -218,10 +219,11 @@ class ChatFacePanel:
         self.image_region.add_class("cf-image-region")
         self.region_view = W.VBox([W.HTML("Region"), self.image_region], layout=W.Layout(
             margin="0 0 0 8px", display="flex" if snap.local else "none"))
+        where = self._build_where(snap)
         grid = W.HBox([W.VBox([W.HTML("Original"), self.image_original, self.face_menu],
                               layout=W.Layout(margin="0 8px 0 0")),
                        W.VBox([W.HTML("Edited"), self.image_edited]), self.region_view])
-        images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center"))],
+        images = W.VBox([grid, W.HBox([self.progress, self.preview], layout=W.Layout(align_items="center")), where],
                         layout=W.Layout(flex="0 0 auto"))
 
         self.strip_images = [W.Image(value=png_bytes(blank(self.face.image.width), STRIP_SIZE), format="png",
@@ -244,6 +246,38 @@ class ChatFacePanel:
         self.widget.add_class("cf-panel")
         self._render_log()
 
+    def _build_where(self, snap) -> W.Widget:
+        """Where edits may act (issue 30): parts to keep, parts to limit to, and a brush on the original image."""
+        self.keep_select = W.SelectMultiple(options=PART_NAMES, value=snap.keep, rows=4, description="keep",
+                                            style={"description_width": "40px"}, layout=W.Layout(width="170px"))
+        self.keep_select.add_class("cf-keep")
+        self.only_select = W.SelectMultiple(options=PART_NAMES, value=snap.only, rows=4, description="only",
+                                            style={"description_width": "40px"}, layout=W.Layout(width="170px"))
+        self.only_select.add_class("cf-only")
+        parts = W.VBox([W.HTML("<b>Where</b> (parts)"), W.HBox([self.keep_select, self.only_select])])
+        try:
+            from chatface_widgets.widgets.brush import Brush
+
+            self.brush = Brush(self.face.image, self.display_size, self._on_stroke)
+            painting = self.brush.widget
+        except ImportError:  # the brush needs ipycanvas (the widgets extra)
+            self.brush = None
+            painting = W.HTML('<i>Painting needs ipycanvas: pip install "chatface-widgets[widgets]"</i>')
+        self._shown_mask = snap.mask
+        box = W.HBox([painting, parts], layout=W.Layout(margin="8px 0 0 0", flex_flow="row wrap"))
+        box.add_class("cf-where")
+        return box
+
+    def _on_stroke(self, mask) -> None:
+        """A brush stroke ended (or Clear): the painted mask, as one undoable change."""
+        try:
+            self.controller.set_where(mask=mask)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, and kept in last_error
+            self.controller.last_error = exc
+            self._on_status(short_error(exc), True)
+        with self._lock:
+            self._shown_mask = self.state.snapshot().mask
+
     def _step_options(self, steps: int) -> list[int]:
         return sorted(set(self.state.contract.steps.choices()) | {int(steps)})
 
@@ -263,6 +297,10 @@ class ChatFacePanel:
         self.strip_box.observe(self._forward(lambda change: self.controller.set_strip(change["new"])), names="value")
         self.local_box.observe(self._forward(lambda change: self.controller.set_local(change["new"])), names="value")
         self.reach_slider.observe(self._forward(lambda change: self.controller.set_reach(change["new"])), names="value")
+        self.keep_select.observe(self._forward(lambda change: self.controller.set_where(keep=change["new"])),
+                                 names="value")
+        self.only_select.observe(self._forward(lambda change: self.controller.set_where(only=change["new"])),
+                                 names="value")
         self.undo_button.on_click(self._forward(lambda _: self.controller.undo()))
         self.redo_button.on_click(self._forward(lambda _: self.controller.redo()))
         self.reset_button.on_click(self._forward(lambda _: self.controller.reset()))
@@ -346,7 +384,17 @@ class ChatFacePanel:
                 if self.reach_slider.value != snap.reach:
                     self.reach_slider.value = snap.reach
                 self.reach_slider.disabled = not snap.local
-                self.region_view.layout.display = "flex" if snap.local else "none"
+                self.region_view.layout.display = "flex" if snap.local or snap.settings.constrained else "none"
+                if tuple(self.keep_select.value) != snap.keep:
+                    self.keep_select.value = snap.keep
+                if tuple(self.only_select.value) != snap.only:
+                    self.only_select.value = snap.only
+                if snap.mask != self._shown_mask:  # undo, redo, "edit anywhere": the paint follows the state
+                    self._shown_mask = snap.mask
+                    if self.brush is not None:
+                        from chatface_widgets.widgets.brush import paint_of
+
+                        self.brush.show(paint_of(None if snap.mask is None else snap.mask.pixels, self.brush.cells))
                 self.undo_button.disabled = not snap.can_undo
                 self.redo_button.disabled = not snap.can_redo
                 hidden = [a for a in self.state.attributes if a not in snap.active]
@@ -372,6 +420,8 @@ class ChatFacePanel:
         with self._lock:
             self.face = face
             self.image_original.value = png_bytes(face.image, self.display_size)
+            if self.brush is not None:
+                self.brush.set_image(face.image)
 
     def _on_progress(self, done: int, total: int, preview) -> None:
         with self._lock:

@@ -15,9 +15,11 @@ from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
 from chatface_widgets.foundation.settings import RenderSettings
+from chatface_widgets.foundation.where import PaintedMask, check_parts
 from chatface_widgets.foundation.contract import LOCAL_REACH, RESOLUTION, EditContract, StepPolicy, check_reach, quantize  # noqa: F401
 
 HISTORY_LIMIT = 200  # undo entries kept
+_SAME = object()  # "leave the painted mask as it is" (None clears it)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Snapshot:
     touched: Optional[str]  # the attribute changed last (the strip shows it)
     can_undo: bool
     can_redo: bool
+    keep: tuple = ()  # parts the edit leaves as they are (issue 30)
+    only: tuple = ()  # parts the edit is limited to
+    mask: Optional[PaintedMask] = None  # the painted "edit here" / "keep this" mask, as one allowed mask
 
     @property
     def edits(self) -> dict:
@@ -45,7 +50,7 @@ class Snapshot:
     def settings(self) -> RenderSettings:
         """The render settings this state shows (the local switch: on is "auto", off is "off"), as every door builds them."""
         return RenderSettings(edits=self.edits, steps=self.steps, sms=self.sms, local="auto" if self.local else "off",
-                              reach=self.reach)
+                              reach=self.reach, keep=self.keep, only=self.only, mask=self.mask)
 
     @property
     def render_key(self) -> tuple:
@@ -64,11 +69,14 @@ class _Entry:
     local: bool = True
     reach: float = LOCAL_REACH
     touched: Optional[str] = None
+    keep: tuple = ()
+    only: tuple = ()
+    mask: Optional[PaintedMask] = None
 
     @property
     def key(self) -> tuple:
         """What a change compares (not ``touched``)."""
-        return (dict(self.edits), self.steps, self.sms, self.local, self.reach)
+        return (dict(self.edits), self.steps, self.sms, self.local, self.reach, self.keep, self.only, self.mask)
 
 
 @dataclass
@@ -83,6 +91,9 @@ class _Fields:
     local: bool = True
     reach: float = LOCAL_REACH
     touched: Optional[str] = None
+    keep: tuple = ()
+    only: tuple = ()
+    mask: Optional[PaintedMask] = None
     undo: list = field(default_factory=list)
     redo: list = field(default_factory=list)
 
@@ -120,7 +131,7 @@ class PanelState:
             return Snapshot(version=self._version, strengths=MappingProxyType(dict(f.strengths)),
                             active=tuple(f.active), steps=f.steps, sms=f.sms, local=f.local, reach=f.reach,
                             strip=f.strip, touched=f.touched,
-                            can_undo=bool(f.undo), can_redo=bool(f.redo))
+                            can_undo=bool(f.undo), can_redo=bool(f.redo), keep=f.keep, only=f.only, mask=f.mask)
 
     @property
     def version(self) -> int:
@@ -151,7 +162,8 @@ class PanelState:
 
     def _entry(self) -> _Entry:
         f = self._f
-        return _Entry({k: v for k, v in f.strengths.items() if v != 0.0}, f.steps, f.sms, f.local, f.reach, f.touched)
+        return _Entry({k: v for k, v in f.strengths.items() if v != 0.0}, f.steps, f.sms, f.local, f.reach, f.touched,
+                      f.keep, f.only, f.mask)
 
     def _commit(self, before: _Entry) -> bool:
         """Bump the version if anything changed (pushing ``before`` to the undo stack); caller holds the lock."""
@@ -165,8 +177,9 @@ class PanelState:
         return True
 
     def _set_locked(self, clean: Mapping[str, float], steps: Optional[int], sms: Optional[bool],
-                    local: Optional[bool] = None, reach: Optional[float] = None) -> bool:
-        """Write strengths/steps/SMS/local/reach as one recorded change; caller holds the lock."""
+                    local: Optional[bool] = None, reach: Optional[float] = None, keep=None, only=None,
+                    mask=_SAME) -> bool:
+        """Write strengths/steps/SMS/local/reach/where as one recorded change; caller holds the lock."""
         f = self._f
         before = self._entry()
         for name, value in clean.items():
@@ -183,6 +196,12 @@ class PanelState:
             f.local = bool(local)
         if reach is not None:
             f.reach = reach
+        if keep is not None:
+            f.keep = keep
+        if only is not None:
+            f.only = only
+        if mask is not _SAME:
+            f.mask = mask
         return self._commit(before)
 
     def set_strength(self, name: str, value: float) -> bool:
@@ -190,15 +209,21 @@ class PanelState:
         return self.apply({name: value})
 
     def apply(self, edits: Optional[Mapping[str, float]] = None, steps: Optional[int] = None,
-              sms: Optional[bool] = None, local: Optional[bool] = None, reach: Optional[float] = None) -> bool:
-        """Set several strengths (and optionally steps/SMS/local/reach) as ONE change: one history entry, one render."""
+              sms: Optional[bool] = None, local: Optional[bool] = None, reach: Optional[float] = None,
+              keep=None, only=None, mask=_SAME) -> bool:
+        """Set several strengths (and optionally steps/SMS/local/reach, the parts kept or limited to, the painted
+        mask) as ONE change: one history entry, one render."""
         clean = {self.resolve(k): quantize(v) for k, v in (edits or {}).items()}
         if steps is not None:
             steps = self.contract.steps.check(steps)
         if reach is not None:
             reach = round(check_reach(reach), 4)
+        keep = None if keep is None else check_parts(keep, "keep")
+        only = None if only is None else check_parts(only, "only")
+        if mask is not _SAME and mask is not None and not isinstance(mask, PaintedMask):
+            raise TypeError(f"mask must be a PaintedMask or None, got {type(mask).__name__}")
         with self._lock:
-            changed = self._set_locked(clean, steps, sms, local, reach)
+            changed = self._set_locked(clean, steps, sms, local, reach, keep, only, mask)
             snap = self.snapshot() if changed else None
         if changed:
             self._notify(snap)
@@ -219,6 +244,10 @@ class PanelState:
     def set_reach(self, reach: float) -> bool:
         """How far a local edit's region reaches (fraction of the image side, 0 … LOCAL_REACH_MAX)."""
         return self.apply(reach=reach)
+
+    def set_where(self, keep=None, only=None, mask=_SAME) -> bool:
+        """Where edits may act: parts kept, parts limited to, the painted mask (None clears it); undoable."""
+        return self.apply(keep=keep, only=only, mask=mask)
 
     def set_strip(self, strip: bool) -> bool:
         """Show or hide the strength strip (a view option: not recorded in the history)."""
@@ -262,6 +291,7 @@ class PanelState:
         changed = [k for k in set(f.strengths) | set(entry.edits) if f.strengths.get(k, 0.0) != entry.edits.get(k, 0.0)]
         f.strengths = {k: float(entry.edits.get(k, 0.0)) for k in f.active}
         f.steps, f.sms, f.local, f.reach = entry.steps, entry.sms, entry.local, entry.reach
+        f.keep, f.only, f.mask = entry.keep, entry.only, entry.mask
         if len(changed) == 1:
             f.touched = changed[0]
         self._version += 1
