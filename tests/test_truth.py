@@ -154,6 +154,7 @@ def test_a_card_without_sms_conditions_every_step_on_its_edit(tmp_path):
     assert not np.array_equal(plain_sms, plain_plain)  # other cards keep SMS
 
 
+@pytest.mark.needs("open_clip")  # the suspects table asks the toy CLIP which picture it prefers
 def test_suspects_table_runs_on_one_face():
     from chatface_widgets.engine.engine import Engine
     from chatface_widgets.eval.truth_suspects import suspects
