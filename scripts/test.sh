@@ -2,7 +2,7 @@
 # Set up .venv with every extra plus test tools, install headless Chromium for the browser test,
 # and run the tests in two passes (extra pytest arguments go to both):
 #   1. the default suite: tests/ and the notebooks, without the tests marked `slow`;
-#   2. the `slow` tests (the full-size 168.5M-parameter fixture parity test, about 2.5 min on 2 cores).
+#   2. the `slow` tests (the full-size 168.5M-parameter fixture parity test, under a minute on 2 cores).
 # CHATFACE_SLOW=0 skips pass 2 (a quick local run). The exit status is pass 1's if it failed, else pass 2's.
 # Pass 2 selecting nothing (pytest's exit status 5, e.g. when the arguments name one file) counts as success;
 # pass 1 selecting nothing does not.
