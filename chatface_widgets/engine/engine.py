@@ -81,7 +81,7 @@ class Engine:
         self._parser = _UNSET  # the face parser, loaded on first use (see parser)
         self._painters: dict[str, object] = {}  # attribute -> its texture painter or None, loaded on first use
         self._schedules: dict = {}  # steps -> Schedule (diffusion.schedule), made once per step count
-        self._contract: Optional[tuple] = None  # (registry size, EditContract), made once
+        self._contract: Optional[tuple] = None  # (the registry's contract, ours with the step policy), made once
 
     @contextmanager
     def compute(self):
@@ -168,8 +168,9 @@ class Engine:
     @property
     def contract(self) -> EditContract:
         """This model's edit contract: attribute names and synonyms, recommended strengths, step policy."""
-        if self._contract is None or self._contract[0] != len(self.registry.names):
-            self._contract = (len(self.registry.names), self.registry.contract(StepPolicy(default=self.info.default_steps)))
+        base = self.registry.contract()  # cached by the registry, made anew when an attribute is added
+        if self._contract is None or self._contract[0] is not base:
+            self._contract = (base, self.registry.contract(StepPolicy(default=self.info.default_steps)))
         return self._contract[1]
 
     @property
@@ -253,9 +254,13 @@ class Engine:
     def render_tensor(self, faces: Sequence["Face"], settings: RenderSettings, callback=None,
                       edits: Optional[Sequence[Mapping[str, float]]] = None, fixed_shape: bool = False) -> torch.Tensor:
         """Render ``settings`` on every face (row i: faces[i]; ``edits[i]`` overrides the strengths of row i), (N, 3, H, W)."""
+        return self._render_checked(faces, self.settings(settings), callback, edits, fixed_shape)
+
+    def _render_checked(self, faces: Sequence["Face"], settings: RenderSettings, callback=None,
+                        edits: Optional[Sequence[Mapping[str, float]]] = None, fixed_shape: bool = False) -> torch.Tensor:
+        """:meth:`render_tensor` for settings :meth:`settings` already checked (a render checks them once)."""
         from chatface_widgets.engine.render import render_rows
 
-        settings = self.settings(settings)
         cleans = ([self.registry.validate(e) for e in edits] if edits is not None
                   else [dict(settings.edits)] * len(faces))
         self.invert_faces(faces, settings.steps)
@@ -271,8 +276,8 @@ class Engine:
         if not faces:
             return []
         settings = self.settings(settings)
-        images = to_pil(self.render_tensor(faces, settings, fixed_shape=True))
-        return [face.place(image, settings) if paste else image for face, image in zip(faces, images)]
+        images = to_pil(self._render_checked(faces, settings, fixed_shape=True))
+        return [face._place_checked(image, settings) if paste else image for face, image in zip(faces, images)]
 
     def sample_path(self, text: str) -> Path:
         """The file of a built-in sample photo named "sample", "sample:NAME" or "sample:INDEX"."""
@@ -533,8 +538,11 @@ class Face:
         """
         settings = self.engine.settings(_settings(edits, steps=steps, local=local, reach=reach, keep=keep, only=only,
                                                   mask=mask))
-        row = self._row_region(self.engine.registry.validate(settings.edits), settings.steps, settings.local,
-                               settings.reach, settings)
+        return self._mask_checked(settings)
+
+    def _mask_checked(self, settings: RenderSettings) -> Optional[torch.Tensor]:
+        """:meth:`local_mask` for settings the engine already checked (names canonical, steps valid)."""
+        row = self._row_region(dict(settings.edits), settings.steps, settings.local, settings.reach, settings)
         return None if row is None else row[1]
 
     def _row_region(self, clean: Mapping[str, float], steps: int, local: str, reach: float,
@@ -631,15 +639,19 @@ class Face:
         """
         settings = self.engine.settings(_settings(edits, steps=steps, sms=sms, local=local, reach=reach, keep=keep,
                                                   only=only, mask=mask))
-        image = to_pil(self.engine.render_tensor([self], settings, callback=callback))[0]
-        return self.place(image, settings) if paste else image
+        image = to_pil(self.engine._render_checked([self], settings, callback=callback))[0]
+        return self._place_checked(image, settings) if paste else image
 
     def place(self, image: Image.Image, settings) -> Image.Image:
         """An edited model-size face put back where it came from: pasted into the photo (aligned faces, only the
         local region when local), scaled back to the photo's size (a built-in-world image at a whole multiple),
         or as it is (a cropped photo)."""
+        return self._place_checked(image, self.engine.settings(settings))
+
+    def _place_checked(self, image: Image.Image, settings: RenderSettings) -> Image.Image:
+        """:meth:`place` for settings the engine already checked."""
         if self.aligned is not None:
-            mask = self.local_mask(settings)
+            mask = self._mask_checked(settings)
             return self.aligned.paste(image, mask=None if mask is None else mask[0, 0].cpu().numpy())
         side = self.original.width
         if (side != image.width and self.original.height == side and side % image.width == 0
