@@ -12,7 +12,6 @@ attribute) plus every pixel the renderer itself changes, dilated by 1 px.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from chatface_widgets.engine.engine import Engine
+from chatface_widgets.eval.options import heldout_parser
 from chatface_widgets.photos import metrics as M
 from chatface_widgets.eval.evaluate import (_as_array, _edited_outside, _identity_fn, attainable, attribute_pairs, default_oracle_folder,
                        jsonable, open_faces, texture_hit_rate, texture_shown)
@@ -135,11 +135,7 @@ def summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m chatface_widgets.eval.local", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="toy")
-    p.add_argument("--faces", type=int, default=30)
-    p.add_argument("--seed", type=int, default=900)
-    p.add_argument("--steps", type=int, default=None)
+    p = heldout_parser("local", __doc__, seed=900)
     p.add_argument("--reach", type=float, default=None, help="region reach (fraction of the side; default: the engine's)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--sheet", type=Path, default=None)

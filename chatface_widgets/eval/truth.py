@@ -23,7 +23,6 @@ the reconstruction against the photo in the same region: the ceiling the model's
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 
 from chatface_widgets.foundation.steps import check_steps
+from chatface_widgets.eval.options import heldout_parser
 from chatface_widgets.photos import metrics as M
 from chatface_widgets.eval.evaluate import (_as_array, _edited_outside, attainable, attribute_pairs,
                                             default_oracle_folder, jsonable, open_faces)
@@ -216,11 +216,7 @@ def summary(result: dict) -> str:
 
 def main(argv=None) -> int:
     """Run the report from the command line."""
-    p = argparse.ArgumentParser(prog="python -m chatface_widgets.eval.truth", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="toy")
-    p.add_argument("--faces", type=int, default=30)
-    p.add_argument("--seed", type=int, default=TRUTH_SEED, help="first face is HELDOUT_SEED_START + seed")
-    p.add_argument("--steps", type=int, default=None)
+    p = heldout_parser("truth", __doc__, seed=TRUTH_SEED)
     p.add_argument("--mappers", type=Path, default=None, help="a folder of mappers to use instead of the model's")
     p.add_argument("--attributes", default=None, help="comma-separated attributes (default: all the oracle reads)")
     p.add_argument("--no-sms", action="store_true", help="z_edit at every step instead of SMS (an ablation)")

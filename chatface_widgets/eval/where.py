@@ -19,7 +19,6 @@ last column (the minimum on that mask).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,6 +29,7 @@ import torch
 
 from chatface_widgets.engine.engine import Engine
 from chatface_widgets.eval.evaluate import _as_array, attainable, default_oracle_folder, jsonable, open_faces
+from chatface_widgets.eval.options import heldout_parser
 from chatface_widgets.photos import metrics as M
 from chatface_widgets.toy.params import PARTS
 from chatface_widgets.toy.render import part_coverage
@@ -167,11 +167,7 @@ def summary(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m chatface_widgets.eval.where", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="toy")
-    p.add_argument("--faces", type=int, default=30)
-    p.add_argument("--seed", type=int, default=1700)
-    p.add_argument("--steps", type=int, default=None)
+    p = heldout_parser("where", __doc__, seed=1700)
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
