@@ -264,3 +264,12 @@ def test_the_llm_fallback_note_is_said_once(capsys, tmp_path, monkeypatch):
     status, out, err = _run(capsys, "edit", "sample:ben", "add glasses", "--model", "tiny", "-o", tmp_path / "o.png",
                             "--llm", "openai")
     assert status == 0 and (out + err).count("offline rules") == 1, out + err
+
+
+def test_samples_never_land_in_the_package(capsys, tmp_path):
+    shipped = find("toy").sample("ben").parent
+    before = _digest(shipped)
+    for out in (shipped, shipped.parent / "sub" / ".." / shipped.name):
+        status, _, err = _run(capsys, "samples", "--out", out, "--count", "1")
+        assert status == 2 and "package" in _one_line(err)
+    assert _digest(shipped) == before

@@ -9,7 +9,8 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 
 from chatface_widgets.engine.world import WORLD_SIZE, world_face
-from chatface_widgets.foundation.files import atomic_path
+from chatface_widgets.foundation.files import OutputError, atomic_path
+from chatface_widgets.jobs.outputs import WritePlan
 
 MAX_COUNT = 10_000
 MAX_SEED = 1_000_000
@@ -53,7 +54,12 @@ def plan(out: Path, seed: int, count: int) -> list[tuple[int, Path]]:
     if out.exists() and not out.is_dir():
         raise SamplesError(f"--out {out}: is a file, not a folder; name a folder")
     jobs = [(number, out / file_name(number)) for number in range(seed, seed + count)]
+    writes = WritePlan()  # never into the package's own files (its code, the built-in weights and samples)
     for _, path in jobs:
+        try:
+            writes.claim(path, "the sample face")
+        except OutputError as exc:
+            raise SamplesError(str(exc)) from None
         if (path.exists() or path.is_symlink()) and not is_own_output(path):
             raise SamplesError(f"{path} exists and was not written by `chatface samples`; it is left as it is: "
                                "choose another --out or --seed")
