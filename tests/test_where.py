@@ -78,6 +78,32 @@ def test_a_kept_part_is_the_photo_and_the_rest_is_the_unconstrained_edit(engine,
     assert edit > 10 and np.abs(kept - plain)[inner_hair].mean() <= 0.1 * edit  # inside, as strong as without it
 
 
+def test_a_global_edit_with_a_kept_part_is_global_everywhere_else(engine, bearded):
+    face, truth = bearded.face, bearded.truth
+    photo = _rgb(face.image)
+    beard = truth.mask == PARTS.index("beard")
+    kept = _rgb(face.render({"gray hair": 1.0}, local="off", keep=("beard",)))
+    region = face.region({"gray hair": 1.0}).squeeze().cpu().numpy() > 0
+    assert np.array_equal(kept[beard], photo[beard])  # the user's word wins
+    far = ~region & ~beard  # where the estimated region would have kept the photo, a global edit acts
+    assert (np.abs(kept - photo).max(-1)[far] > 0).mean() > 0.2
+
+
+def test_a_kept_part_does_not_eat_an_edit_that_borders_it(engine):
+    """Kept hair is what the parser gives some hair probability, not hair grown by a pixel: glasses beside it still show."""
+    from chatface_widgets.eval.evaluate import attainable, default_oracle_folder, open_faces
+    from chatface_widgets.toy.oracle import load_oracle
+
+    oracle = load_oracle(default_oracle_folder(engine))
+    faces = [op for op in open_faces(engine, 12, seed=1700) if op.params.attributes["eyeglasses"] < 0.5]
+    reads = []
+    for op in faces[:6]:
+        images = [op.face.render({"eyeglasses": 1.0}, keep=("hair",)), op.face.render({"eyeglasses": 1.0})]
+        reads.append(oracle.predict(images)["eyeglasses"])
+    kept, plain = np.asarray(reads).T
+    assert kept.mean() >= plain.mean() - 0.1 and (kept >= 0.5).mean() >= 5 / 6
+
+
 def test_only_limits_to_a_part_and_a_mask_limits_to_its_pixels(engine, bearded):
     face, truth = bearded.face, bearded.truth
     photo = _rgb(face.image)

@@ -156,12 +156,13 @@ def _fade(grown: torch.Tensor, radius: int) -> torch.Tensor:
 PRIOR_FLOOR = 0.1  # an edit score peak inside a prior below this counts as "the edit does not act there"
 
 
-def part_prior(parts: torch.Tensor, indices: Sequence[int], grow: float) -> torch.Tensor:
-    """Where an attribute may act, (B, 1, H, W) in {0, 1}: pixels whose listed parts are likelier than not, grown by grow·side.
+def part_prior(parts: torch.Tensor, indices: Sequence[int], grow: float, threshold: float = 0.5) -> torch.Tensor:
+    """Where an attribute may act, (B, 1, H, W) in {0, 1}: pixels whose listed parts have at least ``threshold``
+    probability (default: likelier than not), grown by grow·side.
 
     ``parts``: per-pixel part probabilities (B, P, H, W) from a face parser or landmark maps.
     """
-    likely = (parts[:, list(indices)].sum(1, keepdim=True) >= 0.5).to(torch.float32)
+    likely = (parts[:, list(indices)].sum(1, keepdim=True) >= threshold).to(torch.float32)
     radius = max(0, int(round(float(grow) * parts.shape[-1])))
     return F.max_pool2d(likely, 2 * radius + 1, stride=1, padding=radius) if radius else likely
 

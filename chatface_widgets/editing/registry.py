@@ -96,6 +96,17 @@ class AttributeRegistry:
         with torch.no_grad():
             return compose(z, mappers, clean)
 
+    def steady(self, name: str, strength: float) -> bool:
+        """Whether an edit of ``name`` at this sign conditions every step instead of following SMS (Eq. 13).
+
+        The card's ``"sms"``: false for both signs, or ``{"add": bool, "remove": bool}`` for a signed
+        mapper whose two halves were trained differently (absent or true: SMS).
+        """
+        sms = self._items[normalize_name(name)].card.get("sms")
+        if isinstance(sms, dict):
+            sms = sms.get("add" if strength >= 0 else "remove")
+        return sms is False
+
     @classmethod
     def from_folder(cls, folder, z_channels: Optional[int] = None) -> "AttributeRegistry":
         """Load every mapper card (``*.json`` beside ``*.safetensors``) in a folder."""

@@ -29,6 +29,7 @@ from PIL import Image
 from chatface_widgets.foundation.contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
 from chatface_widgets.toy.attributes import REGION_PRIORS
 from chatface_widgets.diffusion import conditioning, local as local_edits, samplers
+from chatface_widgets.diffusion.chroma import smooth_change, smooth_chroma
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.diffusion.schedule import Schedule, make_schedule
 from chatface_widgets.editing.registry import AttributeRegistry
@@ -56,6 +57,7 @@ class ModelInfo:
     align: bool  # real-photo models align faces FFHQ-style; the built-in world needs no alignment
     default_steps: int
     image_size: int
+    chroma_sigma: float = 0.0  # the card's "chroma_sigma": every decode's chroma blurred by σ px (diffusion.chroma)
 
 
 class NotModelWorldError(ValueError):
@@ -108,7 +110,8 @@ class Engine:
         registry = spec.registry(model.config.z_channels, mappers=mappers)
         info = ModelInfo(name=spec.name, path=spec.weights or Path(f"<{spec.name}>"),
                          align=spec.aligns(card) if align is None else bool(align),
-                         default_steps=model.config.default_steps, image_size=model.config.image_size)
+                         default_steps=model.config.default_steps, image_size=model.config.image_size,
+                         chroma_sigma=float(card.get("chroma_sigma", 0.0)))
         return cls(model, registry, info, pick_device(device), speed=speed, threads=threads, spec=spec)
 
     @property
@@ -153,6 +156,7 @@ class Engine:
         """Decoded images (B, 3, H, W) with each edited attribute's texture added by its painter (row i: cleans[i]).
 
         ``inside(name)``: where that texture may go, (B or 1, 1, H, W) in [0, 1], or None for everywhere.
+        With the card's ``chroma_sigma`` the chroma of what a painter changes is smoothed too (diffusion.chroma).
         """
         for name in dict.fromkeys(k for c in cleans for k, v in c.items() if v):
             painter = self.painter(name)
@@ -162,6 +166,9 @@ class Engine:
             with self.compute():
                 painted = painter.paint(images, strength)
             weight = inside(name) if inside is not None else None
+            if self.info.chroma_sigma:  # the painter's colour noise too, on its own rows, where it may paint
+                rows = (strength != 0).to(images).view(-1, 1, 1, 1)
+                painted = smooth_change(images, painted, self.info.chroma_sigma, rows if weight is None else rows * weight)
             images = painted if weight is None else images + weight * (painted - images)
         return images
 
@@ -334,10 +341,13 @@ class Engine:
         ``chatface_widgets.diffusion.conditioning`` such as ``sms(z, z_edit)``. The callback gets
         ``{"i", "x", "denoised", "steps"}`` after each step; returning False stops early. ``keep``
         (diffusion.local.KeepOutside): a local edit, the photo's trajectory outside a mask.
+        A card with ``"chroma_sigma"`` blurs the result's chroma (diffusion.chroma), inside ``keep``'s
+        mask only: outside it a local edit stays the photo, bit for bit.
         """
         schedule = self.schedule(steps)
         with self.compute():
-            return samplers.decode(self._net(fast), x_T, codes, schedule, callback=callback, keep=keep)
+            x = samplers.decode(self._net(fast), x_T, codes, schedule, callback=callback, keep=keep)
+            return smooth_chroma(x, self.info.chroma_sigma, None if keep is None else keep.mask)
 
     def decode_differentiable(self, x_T: torch.Tensor, codes, steps: int, checkpoint: bool = True) -> torch.Tensor:
         """:meth:`decode` with gradients (plain float32 network, checkpointed steps): D(z_edit) for training.
@@ -436,9 +446,9 @@ class Face:
 
     def _base(self, clean: Mapping[str, float]) -> torch.Tensor:
         """Where SMS returns to at the last step: z plus the edits whose mapper card says ``"sms": false``
-        (those condition every step; the rest follow SMS from there, Eq. 13). z itself when there are none."""
-        steady = {k: v for k, v in self.engine.z_strengths(clean).items()
-                  if self.engine.registry.get(k).card.get("sms") is False}
+        for their sign (AttributeRegistry.steady: those condition every step; the rest follow SMS from
+        there, Eq. 13). z itself when there are none."""
+        steady = {k: v for k, v in self.engine.z_strengths(clean).items() if self.engine.registry.steady(k, v)}
         return self.engine.registry.compose_validated(self.z, steady) if steady else self.z
 
     # --- local edits -------------------------------------------------------------------------
@@ -549,16 +559,19 @@ class Face:
                     settings: Optional[RenderSettings] = None) -> Optional[tuple]:
         """(cache key, mask) when a row with these validated strengths renders locally, else None (global).
 
-        ``settings`` with a constraint (parts kept or limited to, a mask): always local, and the mask is the
-        estimated region times where the user allows the edit (engine.masks): the user's word wins.
+        ``settings`` with a constraint (parts kept or limited to, a mask): always local, and the mask is
+        where the user allows the edit (engine.masks) times the region the edit would have had without
+        the constraint: the estimated region when it would have been local, everywhere when it would
+        have been global ("off", or "auto" over a large region). The user's word wins, and inside what
+        it allows the edit is as strong as without it.
         """
         allowed = self.allowed(settings) if settings is not None else None
-        if allowed is None and not self._needs_region(local, clean):
-            return None
-        mask = self._region(clean, steps, reach)
-        if allowed is None and not self._is_local(local, mask, clean):
-            return None
         signed = tuple(sorted((name, 1.0 if v > 0 else -1.0) for name, v in clean.items() if v != 0.0))
+        if not self._needs_region(local, clean):
+            return None if allowed is None else ((steps, signed, settings.where_key, "global"), allowed)
+        mask = self._region(clean, steps, reach)
+        if not self._is_local(local, mask, clean):
+            return None if allowed is None else ((steps, signed, settings.where_key, "global"), allowed)
         if allowed is None:
             return (steps, reach, signed), mask
         return (steps, reach, signed, settings.where_key), mask * allowed

@@ -20,7 +20,11 @@ from PIL import Image
 from chatface_widgets.diffusion import local as local_edits
 from chatface_widgets.foundation.where import PaintedMask, UnknownPartError, known_parts_text
 
-KEEP_GROW = 0.03  # a kept part grows by this fraction of the side: its edge pixels the parser may miss stay too
+# A kept part is every pixel the part maps give it at least KEEP_THRESHOLD of probability: its edge pixels,
+# which the parser is unsure of, stay too. (Session 7 grew the likelier-than-not part by 1 px instead; that
+# also kept the sides of a glasses frame next to kept hair: eyeglasses · keep hair hit 0.77, eval.where.)
+KEEP_GROW = 0.0  # then grown by this fraction of the side
+KEEP_THRESHOLD = 0.1
 
 
 class NoPartsError(ValueError):
@@ -70,8 +74,9 @@ def mask_tensor(mask: PaintedMask, face) -> torch.Tensor:
     return out[None, None].to(face.x0.device)
 
 
-def part_map(face, names: tuple, grow: float) -> torch.Tensor:
-    """Where the named parts are on this face, {0, 1} (1, 1, H, W), grown by ``grow``·side; errors name the fix."""
+def part_map(face, names: tuple, grow: float, threshold: float = 0.5) -> torch.Tensor:
+    """Where the named parts are on this face (probability ≥ ``threshold``), {0, 1} (1, 1, H, W), grown by
+    ``grow``·side; errors name the fix."""
     found = face.parts()
     if found is None:
         raise NoPartsError(f"this model cannot tell where the {', '.join(names)} is on this face (no part maps: "
@@ -80,7 +85,7 @@ def part_map(face, names: tuple, grow: float) -> torch.Tensor:
     missing = [n for n in names if n not in known]
     if missing:
         raise UnknownPartError(f"unknown part {missing[0]!r}; the parts are {known_parts_text(known)}")
-    return local_edits.part_prior(maps, [known.index(n) for n in names], grow)
+    return local_edits.part_prior(maps, [known.index(n) for n in names], grow, threshold)
 
 
 def allowed_region(face, settings) -> Optional[torch.Tensor]:
@@ -91,7 +96,7 @@ def allowed_region(face, settings) -> Optional[torch.Tensor]:
     if settings.only:  # not shrunk: eroding a 48 px face's eyes or thin hair by 1 px removes the edit (eval.where)
         allowed = allowed * part_map(face, settings.only, 0.0)
     if settings.keep:
-        allowed = allowed * (1.0 - part_map(face, settings.keep, KEEP_GROW))
+        allowed = allowed * (1.0 - part_map(face, settings.keep, KEEP_GROW, KEEP_THRESHOLD))
     if settings.mask is not None:
         allowed = allowed * mask_tensor(settings.mask, face)
     return allowed

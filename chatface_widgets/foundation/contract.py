@@ -51,6 +51,30 @@ def check_strength(name: str, value) -> float:
     return value
 
 
+CURVE_RANGE = (0.2, 5.0)  # a card's "strength_curve" γ
+
+
+def curved(strength: float, gamma: float) -> float:
+    """A slider's strength through a card's strength curve: sign(s)·|s|^γ (s itself for γ = 1; 0 and ±1 stay)."""
+    s = float(strength)
+    return s if gamma == 1.0 or s == 0.0 else math.copysign(abs(s) ** gamma, s)
+
+
+def check_curve(card_path, value) -> tuple[float, float]:
+    """A card's ``"strength_curve"`` as (γ for adding, γ for removing): one number for both signs, or
+    ``{"add": γ, "remove": γ}``; (1, 1) when absent; each in CURVE_RANGE, else ValueError naming the card."""
+    if value is None:
+        return 1.0, 1.0
+    low, high = CURVE_RANGE
+    pair = (value.get("add", 1.0), value.get("remove", 1.0)) if isinstance(value, dict) and set(value) <= {"add", "remove"} \
+        else (value, value)
+    for v in pair:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+            raise ValueError(f"{card_path}: \"strength_curve\" must be a number from {low:g} to {high:g}, or "
+                             f"{{\"add\": γ, \"remove\": γ}}, got {value!r}; fix the card (1 is linear)")
+    return float(pair[0]), float(pair[1])
+
+
 def check_reach(value) -> float:
     """A local edit's reach as a float in [0, LOCAL_REACH_MAX]; else ValueError saying the range."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):

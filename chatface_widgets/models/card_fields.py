@@ -38,6 +38,9 @@ def field_problem(name: str, value) -> str | None:
         return None if value in PREDICTIONS else f"must be one of {', '.join(map(repr, PREDICTIONS))}"
     if name == "dtype":
         return None if value in DTYPES else f"must be one of {', '.join(map(repr, DTYPES))}"
+    if name == "chroma_sigma":  # px; diffusion.chroma.LARGEST_SIGMA
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 3
+        return None if ok else "must be a number from 0 to 3 (pixels)"
     if name == "align":
         return None if isinstance(value, bool) else "must be true or false"
     if name == "training":

@@ -435,7 +435,7 @@ SETTING_FIELDS = ("prediction", "image_size", "default_steps")  # not recoverabl
 TOPOLOGY_FIELDS = tuple(f for f in DiffAEConfig.__dataclass_fields__
                         if f not in SETTING_FIELDS and f not in ("num_heads", "dropout"))
 # Top-level keys a model card may hold besides the config (read by the engine and the tools).
-CARD_KEYS = ("kind", "config", "dtype", "align", "training", "converted_from", "official", "source", "note")
+CARD_KEYS = ("kind", "config", "dtype", "align", "chroma_sigma", "training", "converted_from", "official", "source", "note")
 
 # The official DiffAE autoencoders (phizaz/diffae templates; manifests in the golden fixtures):
 # ε-prediction, 1 attention head, attention at 16 px. default_steps: the official notebooks render T = 20.

@@ -15,17 +15,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chatface_widgets.foundation.contract import check_curve, curved
+
 
 class AttributeMapper(nn.Module):
-    """Base class: ``delta(z)`` is Δz at strength 1; ``forward`` is the same."""
+    """Base class: ``delta(z)`` is Δz at strength 1; ``forward`` is the same; ``step(z, s)`` is the edit at strength s."""
 
     name: str = ""
+    curve: tuple = (1.0, 1.0)  # the card's "strength_curve" (γ adding, γ removing): s moves z by sign(s)·|s|^γ of the step
 
     def delta(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.delta(z)
+
+    def step(self, z: torch.Tensor, strength: float) -> torch.Tensor:
+        """s·Δz(z), the term of ChatFace Eq. 12, after the strength curve."""
+        return curved(strength, self.curve[strength < 0]) * self.delta(z)
 
 
 class MLPMapper(AttributeMapper):
@@ -78,30 +85,59 @@ def compose(z: torch.Tensor, mappers: dict[str, AttributeMapper], strengths: dic
     z_edit = z
     for name, strength in sorted(strengths.items()):  # a fixed order: the same edits give the same bits
         if strength:
-            z_edit = z_edit + float(strength) * mappers[name].delta(z)
+            z_edit = z_edit + mappers[name].step(z, strength)
     return z_edit
 
 
-def save_mapper(mapper: MLPMapper, dst, meta: dict) -> Path:
-    """Write an MLP mapper as safetensors plus a JSON card (attribute, synonyms, prompts, training record)."""
+class SignedMapper(AttributeMapper):
+    """One residual MLP per direction: s·M₊(z) for s > 0, |s|·M₋(z) for s < 0 (Eq. 12's term, signed).
+
+    A single mapper removes by stepping back along the step that adds, so "remove the glasses" on a
+    face without glasses paints an anti-glasses pattern. M₋ is trained on its own target (the face
+    without the attribute), which is no step at all where the attribute is absent.
+    """
+
+    def __init__(self, add: MLPMapper, remove: MLPMapper, name: str = ""):
+        super().__init__()
+        self.name, self.add, self.remove = name, add, remove
+        self.z_channels = add.z_channels
+
+    def delta(self, z: torch.Tensor) -> torch.Tensor:
+        return self.add.delta(z)
+
+    def step(self, z: torch.Tensor, strength: float) -> torch.Tensor:
+        s = curved(strength, self.curve[strength < 0])
+        return s * self.add.delta(z) if s >= 0 else -s * self.remove.delta(z)
+
+
+def save_mapper(mapper: MLPMapper | SignedMapper, dst, meta: dict) -> Path:
+    """Write an MLP (or signed) mapper as safetensors plus a JSON card (attribute, synonyms, prompts, training record)."""
     from safetensors.torch import save_file
 
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().float().contiguous() for k, v in mapper.state_dict().items()}, str(dst))
-    card = {"kind": "mlp_mapper", "z_channels": mapper.z_channels, "num_layers": len(mapper.net) // 2 + 1, **meta}
+    plain = mapper.add if isinstance(mapper, SignedMapper) else mapper
+    card = {"kind": "mlp_mapper", "z_channels": mapper.z_channels, "num_layers": len(plain.net) // 2 + 1,
+            **({"signed": True} if isinstance(mapper, SignedMapper) else {}), **meta}
     dst.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return dst
 
 
-def load_mapper(path) -> tuple[MLPMapper, dict]:
-    """Read a mapper written by :func:`save_mapper`; returns the module (eval) and its card."""
+def load_mapper(path) -> tuple[MLPMapper | SignedMapper, dict]:
+    """Read a mapper written by :func:`save_mapper`; returns the module (eval, its strength curve set) and its card."""
     from safetensors.torch import load_file
 
     path = Path(path)
     card = json.loads(path.with_suffix(".json").read_text())
-    mapper = MLPMapper(card["z_channels"], card.get("num_layers", 4), name=card.get("attribute", path.stem))
+    name = card.get("attribute", path.stem)
+
+    def plain() -> MLPMapper:
+        return MLPMapper(card["z_channels"], card.get("num_layers", 4), name=name)
+
+    mapper = SignedMapper(plain(), plain(), name=name) if card.get("signed") is True else plain()
     mapper.load_state_dict(load_file(str(path)), strict=True)
+    mapper.curve = check_curve(path.with_suffix(".json"), card.get("strength_curve"))
     return mapper.eval(), card
 
 

@@ -21,6 +21,7 @@ from typing import Optional
 
 import torch
 
+from chatface_widgets.foundation.contract import check_curve, curved
 from chatface_widgets.models.small_unet import JsonConfig, SmallUNet, load_small, resize, save_small
 
 TRAIN_HINT = "python -m chatface_widgets.train.painter_trainer --out {folder}"
@@ -50,6 +51,8 @@ class TexturePainterConfig(JsonConfig):
 class TexturePainter(SmallUNet):
     """U-Net: images (B, 3, H, W) in [-1, 1] and a direction (B,) of ±1 → residual (B, 3, H, W) toward that texture."""
 
+    curve: tuple = (1.0, 1.0)  # the card's "strength_curve" (γ adding, γ removing): a slider at s paints |s|^γ of it
+
     def __init__(self, config: TexturePainterConfig = TexturePainterConfig()):
         super().__init__(4, 3, config.widths)  # RGB + a constant channel holding the direction
         self.config = config
@@ -69,6 +72,8 @@ class TexturePainter(SmallUNet):
         if strength.shape[0] != x.shape[0]:
             raise ValueError(f"paint: {x.shape[0]} images but {strength.shape[0]} strengths")
         out = x.clone()
+        if self.curve != (1.0, 1.0):  # the card's strength curve (foundation.contract.curved), as for mappers
+            strength = torch.tensor([curved(v, self.curve[v < 0]) for v in strength.tolist()], device=strength.device)
         rows = torch.nonzero(strength != 0).flatten()
         if len(rows) == 0:
             return out
@@ -103,7 +108,9 @@ def load_painter(folder, attribute: str, device: str = "cpu") -> Optional[Textur
         config = TexturePainterConfig.from_json(card["config"])
         if file_stem(config.attribute) != stem:
             raise ValueError(f"the card is for {config.attribute!r}, not {attribute!r}")
-        return TexturePainter(config)
+        painter = TexturePainter(config)
+        painter.curve = check_curve(Path(folder) / (stem + ".json"), card.get("strength_curve"))
+        return painter
 
     return load_small(folder, stem + ".safetensors", stem + ".json", build, "texture painter",
                       TRAIN_HINT.format(folder=folder), device)
