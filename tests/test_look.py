@@ -158,3 +158,15 @@ def test_a_removal_half_keeps_the_mapper_that_adds(tmp_path):
     assert card["sms"] == {"add": True, "remove": False} and card["strength_curve"] == 0.5
     assert torch.allclose(loaded.add(z), add(z)) and not torch.allclose(loaded.remove(z), -add(z))
     assert card["remove_training"]["iterations"] == 30
+
+
+def test_the_trainers_decode_is_smoothed_like_the_renders():
+    from chatface_widgets.engine.engine import Engine
+
+    engine = Engine.load("toy", threads=1)
+    face = engine.open("sample", align=False)
+    x_T, z = face.trajectory(4).x_T, face.z
+    plain = engine.decode(x_T, z, 4, fast=False)
+    with torch.no_grad():
+        trained = engine.decode_differentiable(x_T, z, 4, checkpoint=False)
+    assert torch.allclose(plain, trained, atol=1e-4)

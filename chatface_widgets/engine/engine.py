@@ -357,7 +357,8 @@ class Engine:
         """
         schedule = self.schedule(steps)
         with self.compute():
-            return samplers.decode_differentiable(self.model, x_T, codes, schedule, checkpoint=checkpoint)
+            x = samplers.decode_differentiable(self.model, x_T, codes, schedule, checkpoint=checkpoint)
+            return smooth_chroma(x, self.info.chroma_sigma)  # as :meth:`decode`: the trainer compares the two
 
 
 def _settings(edits, mask=None, **keywords) -> RenderSettings:
