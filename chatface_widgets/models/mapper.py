@@ -111,16 +111,24 @@ class SignedMapper(AttributeMapper):
 
 
 def save_mapper(mapper: MLPMapper | SignedMapper, dst, meta: dict) -> Path:
-    """Write an MLP (or signed) mapper as safetensors plus a JSON card (attribute, synonyms, prompts, training record)."""
-    from safetensors.torch import save_file
+    """Write an MLP (or signed) mapper as safetensors plus a JSON card (attribute, synonyms, prompts, training record).
+
+    Both are serialised before either is written, and each file is replaced whole (foundation.files):
+    rewriting a mapper in place (``truth_latents --remove-only``) never leaves half a file.
+    """
+    from safetensors.torch import save
+
+    from chatface_widgets.foundation.files import atomic_write_bytes
 
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().float().contiguous() for k, v in mapper.state_dict().items()}, str(dst))
+    weights = save({k: v.detach().cpu().float().contiguous() for k, v in mapper.state_dict().items()})
     plain = mapper.add if isinstance(mapper, SignedMapper) else mapper
     card = {"kind": "mlp_mapper", "z_channels": mapper.z_channels, "num_layers": len(plain.net) // 2 + 1,
             **({"signed": True} if isinstance(mapper, SignedMapper) else {}), **meta}
-    dst.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    text = (json.dumps(card, indent=2) + "\n").encode("utf-8")
+    atomic_write_bytes(dst, weights)
+    atomic_write_bytes(dst.with_suffix(".json"), text)
     return dst
 
 
