@@ -170,3 +170,53 @@ def test_the_trainers_decode_is_smoothed_like_the_renders():
     with torch.no_grad():
         trained = engine.decode_differentiable(x_T, z, 4, checkpoint=False)
     assert torch.allclose(plain, trained, atol=1e-4)
+
+
+def test_a_painter_card_says_what_the_chroma_blur_smooths(tmp_path):
+    from chatface_widgets.models.texture_painter import TexturePainter, TexturePainterConfig, load_painter, save_painter
+
+    painter = TexturePainter(TexturePainterConfig(attribute="pale skin", part="skin", widths=(8, 16)))
+    save_painter(painter, tmp_path, {"chroma_of": "result"})
+    assert load_painter(tmp_path, "pale skin").smooth_result
+    save_painter(painter, tmp_path)
+    assert not load_painter(tmp_path, "pale skin").smooth_result  # the default: its change only
+    save_painter(painter, tmp_path, {"chroma_of": "everything"})
+    with pytest.raises(ValueError, match=r"pale_skin\.json.*chroma_of"):
+        load_painter(tmp_path, "pale skin")
+
+
+def test_pale_skin_leaves_less_colour_noise_than_the_photo_and_nothing_outside_the_skin():
+    from chatface_widgets.engine.engine import Engine
+
+    engine = Engine.load("toy", threads=1)
+    assert not engine.moves_z("pale skin") and engine.painter("pale skin").smooth_result  # weights/toy/textures
+    face = engine.open("sample:ben")
+    photo = np.asarray(face.original, np.float64) / 255
+    pale = np.asarray(face.render({"pale skin": 1.0}), np.float64) / 255
+    changed = np.abs(pale - photo).max(-1) > 2 / 255
+    assert changed.mean() > 0.1  # the skin turns pale
+    prior = face._prior("pale skin")[0, 0].cpu().numpy()
+    assert np.array_equal(pale[prior == 0], photo[prior == 0])  # the rest is the photo, bit for bit
+    engine.painter("pale skin").smooth_result = False
+    try:
+        only_change = np.asarray(face.render({"pale skin": 1.0}), np.float64) / 255
+    finally:
+        engine.painter("pale skin").smooth_result = True
+    assert speckle(pale, changed) < speckle(only_change, changed)  # the photo's colour noise washes out as in real pale skin
+
+
+def test_the_users_own_mapper_wins_over_a_texture_only_painter(tmp_path):
+    import shutil
+
+    from chatface_widgets.engine.catalogue import find
+    from chatface_widgets.engine.engine import Engine
+
+    shipped = Engine.load("toy", threads=1)
+    assert not shipped.moves_z("smile") and shipped.painter("smile") is not None  # weights/toy/textures/smile.*
+    shutil.copytree(find("toy").folder / "mappers", tmp_path / "mappers")
+    own = Engine.load("toy", threads=1, mappers=tmp_path / "mappers")
+    assert own.moves_z("smile") and own.painter("smile") is None
+    face = own.open("sample", align=False)
+    assert not torch.equal(face.edit_code({"smile": 1.0}), face.z)  # the user's mapper moves z
+    inside = Engine.load("toy", threads=1, mappers=find("toy").folder / "mappers")
+    assert not inside.moves_z("smile")  # the model's own folder named explicitly: still its painter

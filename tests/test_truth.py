@@ -155,11 +155,15 @@ def test_a_card_without_sms_conditions_every_step_on_its_edit(tmp_path):
 
 
 @pytest.mark.needs("open_clip")  # the suspects table asks the toy CLIP which picture it prefers
-def test_suspects_table_runs_on_one_face():
+def test_suspects_table_runs_on_one_face(tmp_path):
+    import shutil
+
+    from chatface_widgets.engine.catalogue import find
     from chatface_widgets.engine.engine import Engine
     from chatface_widgets.eval.truth_suspects import suspects
 
-    table = suspects(Engine.load("toy", threads=1), faces=3, seed=41000, steps=4)
+    shutil.copytree(find("toy").folder / "mappers", tmp_path / "mappers")  # the mappers, not the painters
+    table = suspects(Engine.load("toy", threads=1, mappers=tmp_path / "mappers"), faces=3, seed=41000, steps=4)
     assert table and all("faces" in row for row in table.values())
     row = next(r for r in table.values() if r["faces"])
     assert set(row) >= {"mapper", "ztrue_sms", "ztrue_const", "truth_recon", "clip"}

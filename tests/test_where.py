@@ -78,8 +78,15 @@ def test_a_kept_part_is_the_photo_and_the_rest_is_the_unconstrained_edit(engine,
     assert edit > 10 and np.abs(kept - plain)[inner_hair].mean() <= 0.1 * edit  # inside, as strong as without it
 
 
-def test_a_global_edit_with_a_kept_part_is_global_everywhere_else(engine, bearded):
-    face, truth = bearded.face, bearded.truth
+def test_a_global_edit_with_a_kept_part_is_global_everywhere_else(bearded, tmp_path):
+    import shutil
+
+    from chatface_widgets.engine.catalogue import find
+
+    shutil.copytree(find("toy").folder / "mappers", tmp_path / "mappers")  # the user's own mappers: z moves, no painter
+    mapped = Engine.load("toy", device="cpu", mappers=tmp_path / "mappers")
+    assert mapped.moves_z("smile")
+    face, truth = mapped.open(bearded.face.image, align=False), bearded.truth
     photo = _rgb(face.image)
     beard = truth.mask == PARTS.index("beard")
     kept = _rgb(face.render({"smile": 1.0}, local="off", keep=("beard",)))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)  # BT.601 weights: the same luma as eval.truth's speckle measure
 LARGEST_SIGMA = 3.0  # px; a card asking for more is refused (models.card_fields)
+REPAINTED = 0.05  # a change of this much (of the [-1, 1] range, any channel) counts as a pixel fully repainted
 
 
 def gaussian_kernel(sigma: float, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -61,6 +62,11 @@ def smooth_change(before: torch.Tensor, after: torch.Tensor, sigma: float,
     base = before.float()
     smooth = (base + _chroma_blurred(after.float() - base, sigma)).clamp(-1.0, 1.0)
     return _masked(after.float(), smooth, mask).to(after.dtype)
+
+
+def repainted(before: torch.Tensor, after: torch.Tensor, full: float = REPAINTED) -> torch.Tensor:
+    """How much each pixel was repainted, (B, 1, H, W) in [0, 1]: its largest channel change over ``full``, capped at 1."""
+    return ((after.float() - before.float()).abs().amax(1, keepdim=True) / full).clamp(max=1.0)
 
 
 def _masked(work: torch.Tensor, smooth: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:

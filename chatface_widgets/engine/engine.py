@@ -29,7 +29,7 @@ from PIL import Image
 from chatface_widgets.foundation.contract import LOCAL_REACH, EditContract, StepPolicy, check_reach
 from chatface_widgets.toy.attributes import REGION_PRIORS
 from chatface_widgets.diffusion import conditioning, local as local_edits, samplers
-from chatface_widgets.diffusion.chroma import smooth_change, smooth_chroma
+from chatface_widgets.diffusion.chroma import repainted, smooth_change, smooth_chroma
 from chatface_widgets.foundation.steps import check_steps
 from chatface_widgets.diffusion.schedule import Schedule, make_schedule
 from chatface_widgets.editing.registry import AttributeRegistry
@@ -131,6 +131,8 @@ class Engine:
         """The texture painter of attribute ``name`` (models.texture_painter) when the model ships one, else None; loaded once.
 
         Painters live in ``textures/`` beside the weights: the built-in model's curls, which its z does not carry.
+        A texture-only painter steps aside where the attribute's mapper is the user's own (one trained with
+        ``chatface train-mapper``, or a ``mappers=`` folder outside the model's): the user's mapper draws it.
         """
         if name not in self._painters:
             folder = getattr(self.spec, "folder", None)
@@ -139,8 +141,16 @@ class Engine:
                 from chatface_widgets.models.texture_painter import load_painter
 
                 painter = load_painter(Path(folder) / TEXTURES_FOLDER, name)
+                if painter is not None and not painter.config.with_mapper and self._users_mapper(name, folder):
+                    painter = None
             self._painters[name] = painter.to(self.device) if painter is not None else None
         return self._painters[name]
+
+    def _users_mapper(self, name: str, folder) -> bool:
+        """Whether attribute ``name`` is edited by a trained mapper from outside the model's own folder."""
+        attribute = self.registry.get(name)
+        path = attribute.card.get("_path") if attribute is not None and attribute.kind == "mlp" else None
+        return path is not None and not Path(path).resolve().is_relative_to(Path(folder).resolve())
 
     def moves_z(self, name: str) -> bool:
         """Whether an edit of ``name`` moves z (False for an attribute drawn by its texture painter alone)."""
@@ -156,7 +166,8 @@ class Engine:
         """Decoded images (B, 3, H, W) with each edited attribute's texture added by its painter (row i: cleans[i]).
 
         ``inside(name)``: where that texture may go, (B or 1, 1, H, W) in [0, 1], or None for everywhere.
-        With the card's ``chroma_sigma`` the chroma of what a painter changes is smoothed too (diffusion.chroma).
+        With the card's ``chroma_sigma`` the chroma of what a painter changes is smoothed too (diffusion.chroma), or
+        of the pixels it repainted (diffusion.chroma.repainted) where the painter's card says ``"chroma_of": "result"``.
         """
         for name in dict.fromkeys(k for c in cleans for k, v in c.items() if v):
             painter = self.painter(name)
@@ -168,7 +179,9 @@ class Engine:
             weight = inside(name) if inside is not None else None
             if self.info.chroma_sigma:  # the painter's colour noise too, on its own rows, where it may paint
                 rows = (strength != 0).to(images).view(-1, 1, 1, 1)
-                painted = smooth_change(images, painted, self.info.chroma_sigma, rows if weight is None else rows * weight)
+                mask = rows if weight is None else rows * weight
+                painted = (smooth_chroma(painted, self.info.chroma_sigma, mask * repainted(images, painted))
+                           if painter.smooth_result else smooth_change(images, painted, self.info.chroma_sigma, mask))
             images = painted if weight is None else images + weight * (painted - images)
         return images
 

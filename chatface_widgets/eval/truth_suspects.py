@@ -1,6 +1,6 @@
 """Where edits lose the true picture: the same faces decoded from codes that rule suspects in or out.
 
-    python -m chatface_widgets.eval.truth_suspects --faces 12 --seed 41000 --json suspects.json
+    python -m chatface_widgets.eval.truth_suspects --faces 12 --seed 41000 --json suspects.json --mappers COPY
     python -m chatface_widgets.eval.truth_suspects --ceiling "gray hair" --faces 6 --seed 41000
 
 Per attribute, on held-out faces without it that can carry it, each variant is scored like
@@ -16,6 +16,10 @@ picture's, the oracle's reading), with local edits off:
 
 ``--ceiling``: the best step per face (Adam on |D(z + Δ) − x1|₁, no mapper) under SMS and at every
 step: whether the schedule itself can reach the picture, given x_T.
+
+Only attributes whose edit moves z are judged; the built-in model's texture-only painters move none,
+so give ``--mappers`` a copy of its ``mappers/`` folder (a mapper from outside the model's folder
+takes over from its painter).
 """
 
 from __future__ import annotations
@@ -127,11 +131,13 @@ def main(argv=None) -> int:
     p.add_argument("--ceiling", default=None, help="an attribute: run the best-step ceiling instead")
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--mappers", default=None, help="a folder of mappers to judge (a copy of the model's: the built-in "
+                                                    "model draws every attribute with a painter, which moves no z)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from chatface_widgets.engine.engine import Engine
 
-    engine = Engine.load(args.model, threads=args.threads)
+    engine = Engine.load(args.model, threads=args.threads, mappers=args.mappers)
     result = ceiling(engine, args.ceiling, args.faces, args.seed) if args.ceiling else suspects(engine, args.faces, args.seed)
     result = {"result": result, "command": "python -m chatface_widgets.eval.truth_suspects " +
               " ".join(sys.argv[1:] if argv is None else argv)}

@@ -25,6 +25,9 @@ from chatface_widgets.foundation.contract import check_curve, curved
 from chatface_widgets.models.small_unet import JsonConfig, SmallUNet, load_small, resize, save_small
 
 TRAIN_HINT = "python -m chatface_widgets.train.painter_trainer --out {folder}"
+# What the model's chroma blur (card "chroma_sigma") smooths where a painter paints: its change (default), or the
+# painted pixels themselves, for an attribute that makes colour plainer than the photo's (pale skin).
+CHROMA_OF = ("change", "result")
 
 
 def file_stem(attribute: str) -> str:
@@ -52,6 +55,7 @@ class TexturePainter(SmallUNet):
     """U-Net: images (B, 3, H, W) in [-1, 1] and a direction (B,) of ±1 → residual (B, 3, H, W) toward that texture."""
 
     curve: tuple = (1.0, 1.0)  # the card's "strength_curve" (γ adding, γ removing): a slider at s paints |s|^γ of it
+    smooth_result: bool = False  # the card's "chroma_of": "result": the model's chroma blur takes the painted pixels, not the change
 
     def __init__(self, config: TexturePainterConfig = TexturePainterConfig()):
         super().__init__(4, 3, config.widths)  # RGB + a constant channel holding the direction
@@ -110,6 +114,10 @@ def load_painter(folder, attribute: str, device: str = "cpu") -> Optional[Textur
             raise ValueError(f"the card is for {config.attribute!r}, not {attribute!r}")
         painter = TexturePainter(config)
         painter.curve = check_curve(Path(folder) / (stem + ".json"), card.get("strength_curve"))
+        chroma_of = card.get("chroma_of", "change")
+        if chroma_of not in CHROMA_OF:
+            raise ValueError(f'field "chroma_of" must be one of {", ".join(map(repr, CHROMA_OF))}, got {chroma_of!r}')
+        painter.smooth_result = chroma_of == "result"
         return painter
 
     return load_small(folder, stem + ".safetensors", stem + ".json", build, "texture painter",

@@ -6,7 +6,8 @@ Time-boxed (``--minutes`` of wall clock, warm-up then cosine learning rate on el
 step renders fresh training faces (seeds below HELDOUT_SEED_START): the face as sampled (a share
 with the attribute uniform in [0, 1]) and the same face with the attribute at 1 (direction +1) or
 0 (direction −1); older pairs are replayed from a pool. The input gets decoder-like corruption
-(blur, colour jitter, noise; the painter sees decoded images at run time), the target is the clean
+(blur, colour jitter, noise; the painter sees decoded images with local edits off), except a
+``clean_share`` of it that stays the clean render (with local edits it paints the photo itself), the target is the clean
 difference of the two renders. The loss is the residual's mean squared error plus ``texture_weight``
 times the L1 distance between the local high-pass and directional energy maps (:func:`texture_energy`) of the
 painted image and the target: curls are thin arcs whose exact phase a small network cannot predict,
@@ -76,8 +77,10 @@ def painter_loss(pred: torch.Tensor, residual: torch.Tensor, source: torch.Tenso
 
 def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TexturePainterConfig(), batch_size: int = 32,
                   lr: float = 2e-3, seed: int = 0, texture_weight: float = 1.0, fresh_per_step: int = 12, pool_size: int = 3072,
-                  log_every: int = 50, log=print) -> tuple[TexturePainter, dict]:
+                  clean_share: float = 0.0, log_every: int = 50, log=print) -> tuple[TexturePainter, dict]:
     """Train for a wall-clock budget; returns the model (eval mode) and training stats."""
+    if not 0.0 <= clean_share <= 1.0:
+        raise ValueError(f"clean_share must lie in [0, 1], got {clean_share}")
     torch.manual_seed(seed)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     size = config.image_size
@@ -96,7 +99,10 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
         src = torch.where(flip[:, None, None, None], src.flip(-1), src)
         y = torch.where(flip[:, None, None, None], y.flip(-1), y)
         residual = y[:, :3] - src  # the clean change: zero wherever the attribute draws nothing
-        pred = model(corrupt(src, gen).contiguous(memory_format=torch.channels_last), y[:, 3, 0, 0])
+        inputs = corrupt(src, gen)
+        if clean_share:  # (no extra draw without it: earlier painters' runs reproduce)
+            inputs = torch.where((torch.rand(len(src), generator=gen) < clean_share)[:, None, None, None], src, inputs)
+        pred = model(inputs.contiguous(memory_format=torch.channels_last), y[:, 3, 0, 0])
         loss = painter_loss(pred, residual, src, texture_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -108,7 +114,7 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
     model.eval()
     stats = {"steps": step, "images_rendered": rendered, "seconds": round(time.time() - start, 1),
              "batch_size": batch_size, "fresh_per_step": fresh_per_step, "pool_size": pool_size, "lr": lr,
-             "seed": seed, "final_loss": running, "texture_weight": texture_weight,
+             "seed": seed, "final_loss": running, "texture_weight": texture_weight, "clean_share": clean_share,
              "loss": "MSE of the residual + texture_weight * L1 of the texture maps, corrupted input"}
     return model, stats
 
@@ -158,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--texture-weight", type=float, default=1.0,
                         help="weight of the texture-map term (0: squared error alone, which paints no curls)")
+    parser.add_argument("--clean-share", type=float, default=0.0,
+                        help="share of training inputs left uncorrupted (the photo a local edit paints), 0 to 1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--eval-faces", type=int, default=200, help="held-out faces for the report")
@@ -165,7 +173,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     config = TexturePainterConfig(attribute=args.attribute, part=args.part, image_size=args.size, widths=tuple(args.widths),
                                   with_mapper=not args.texture_only)
-    model, stats = train_painter(args.minutes, config, lr=args.lr, seed=args.seed, texture_weight=args.texture_weight)
+    model, stats = train_painter(args.minutes, config, lr=args.lr, seed=args.seed, texture_weight=args.texture_weight,
+                                 clean_share=args.clean_share)
     meta = {"command": "python -m chatface_widgets.train.painter_trainer " + " ".join(sys.argv[1:] if argv is None else argv),
             "training": stats}
     save_painter(model, args.out, meta)

@@ -180,9 +180,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     engine = Engine.load("toy", align=False)
     command = "python -m chatface_widgets.train.truth_latents " + " ".join(sys.argv[1:] if argv is None else argv)
     curve = (args.curve, args.curve if args.curve_remove is None else args.curve_remove)
-    for r in RecipeBook.for_engine(engine).select(args.only):
-        if not engine.moves_z(r.attribute):
-            continue
+    for r in RecipeBook.for_engine(engine).select(args.only):  # mappers, also where the model paints the attribute
         if args.remove_only:
             res = add_removal(engine, r.attribute, args.out, args.faces, args.iters, args.seed, command, args.scale,
                               curve)
