@@ -181,3 +181,17 @@ def test_curls_cannot_be_asked_of_a_buzz_cut():
     reach = attainable(load_oracle(folder), faces, ["curly hair", "eyeglasses"])
     assert reach["curly hair"].tolist() == [False, True]
     assert reach["eyeglasses"].tolist() == [True, True]
+
+
+def test_judges_without_open_clip_fall_back_with_one_line(monkeypatch, capsys):
+    """A fresh set-up beside a CPU-only torch has no open_clip: `chatface eval` goes on with the oracle's identity."""
+    import chatface_widgets.train.judges as judges
+    from chatface_widgets.eval.cli import load_judges
+
+    def no_open_clip(folder):
+        raise ModuleNotFoundError("No module named 'open_clip'", name="open_clip")
+
+    monkeypatch.setattr(judges, "load_toy_judges", no_open_clip)
+    assert load_judges(Path("weights/toy")) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "open_clip" in err[0] and "[clip]" in err[0]

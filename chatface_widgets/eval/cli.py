@@ -46,6 +46,10 @@ def load_judges(folder: Path):
         return None
     try:
         return load_toy_judges(folder)
+    except ImportError as exc:  # the toy CLIP is an open_clip model: the [clip] extra
+        print(f"judges unavailable ({exc.name or exc} is not installed: the [clip] extra, see scripts/setup.sh); "
+              f"identity falls back to the oracle and s_dir is not measured", file=sys.stderr)
+        return None
     except (FileNotFoundError, OSError) as exc:
         print(f"judges unavailable ({exc}); identity falls back to the oracle", file=sys.stderr)
         return None
