@@ -130,7 +130,7 @@ class Engine:
     def painter(self, name: str):
         """The texture painter of attribute ``name`` (models.texture_painter) when the model ships one, else None; loaded once.
 
-        Painters live in ``textures/`` beside the weights: the built-in model's curls, which its z does not carry.
+        Painters live in ``textures/`` beside the weights: the built-in model draws every attribute with one.
         A texture-only painter steps aside where the attribute's mapper is the user's own (one trained with
         ``chatface train-mapper``, or a ``mappers=`` folder outside the model's): the user's mapper draws it.
         """

@@ -115,7 +115,7 @@ def train_painter(minutes: float = 20.0, config: TexturePainterConfig = TextureP
     stats = {"steps": step, "images_rendered": rendered, "seconds": round(time.time() - start, 1),
              "batch_size": batch_size, "fresh_per_step": fresh_per_step, "pool_size": pool_size, "lr": lr,
              "seed": seed, "final_loss": running, "texture_weight": texture_weight, "clean_share": clean_share,
-             "loss": "MSE of the residual + texture_weight * L1 of the texture maps, corrupted input"}
+             "loss": "MSE of the residual + texture_weight * L1 of the texture maps, corrupted input but for clean_share"}
     return model, stats
 
 
